@@ -1,0 +1,13 @@
+"""sipctl's compiled media kernels.
+
+Every per-sample and per-packet operation lives here as a Cython extension with a
+typed Python facade; each kernel has a NumPy/pure-Python twin in
+:mod:`_media.reference` that the tests compare it against.
+
+Modules:
+    g711        ITU-T G.711 mu-law / A-law encode and decode (lookup tables).
+    rtp         RTP header parse/build, extended sequence numbers, RFC 4733
+                telephone events, RFC 3550 interarrival jitter.
+    resampler   Streaming polyphase resampler (8/16/24/32/44.1/48 kHz, int16/float32).
+"""
+__all__ = ["g711", "rtp", "resampler"]
