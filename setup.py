@@ -51,7 +51,10 @@ CFLAGS = ["-O3", "-fno-strict-aliasing"] + ([] if not DEBUG else ["-UNDEBUG", "-
 
 
 def ext(name: str, libs: tuple[str, ...] = ()) -> Extension:
-    kw: dict = {"include_dirs": ["include", "_media"], "library_dirs": [], "libraries": []}
+    import numpy
+
+    kw: dict = {"include_dirs": ["include", "_media", numpy.get_include()], "library_dirs": [], "libraries": [],
+                "define_macros": [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]}
     for lib in libs:
         for key, val in pkg_config(lib).items():
             kw[key] += val

@@ -17,12 +17,20 @@ cdef class Resampler:
     cdef readonly int out_rate
     cdef readonly int taps
     cdef readonly int delay
-    cdef int up, down, q, r, phase
+    cdef int up, down, q, r, phase, mode, S
     cdef bint is_float
-    cdef float* coef
-    cdef float* buf
-    cdef Py_ssize_t cap, hist, b
+    cdef float* coef        # up x taps polyphase table
+    cdef float* cm          # down-sampling: the table split by input phase (M x S)
+    cdef float* buf         # history + input (+ slack)
+    cdef float* scratch     # FIR outputs / deinterleaved input
+    cdef Py_ssize_t cap, scratch_cap, hist, b
     cdef object _design
 
+    cdef int _init_down(self) except -1
+    cdef object _as_array(self, object x)
+    cdef int _run(self, const void* x, Py_ssize_t n, void* out, Py_ssize_t n_out) except -1
     cdef int _ensure(self, Py_ssize_t n) except -1
+    cdef int _ensure_scratch(self, Py_ssize_t n) except -1
     cdef Py_ssize_t _count(self, Py_ssize_t n) noexcept nogil
+    cdef void _run_up(self, Py_ssize_t n_out, float* of_p, int16_t* oi_p) noexcept nogil
+    cdef void _run_down(self, Py_ssize_t n, Py_ssize_t n_out, float* of_p, int16_t* oi_p) noexcept nogil

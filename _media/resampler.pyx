@@ -11,67 +11,75 @@ relative to the lower rate of the pair (see :mod:`_media.resampler_design`):
 
 Output sample j is computed from exactly the same inputs and coefficients in
 the same order whatever the chunking, so streaming equals one-shot bit for bit.
-Arithmetic is float32 with eight independent accumulators (SIMD-friendly and
-deterministic); int16 output is rounded to nearest and saturated.
+Arithmetic is float32 with sixteen independent accumulators (SIMD-friendly and
+deterministic); int16 output is rounded to nearest (halves away from zero) and saturated. The inner loops
+(``include/sipctl_rs_kernel.h``) exist in a baseline and an AVX2+FMA build, picked
+at import (:data:`KERNEL_ISA`); the two differ only in float rounding (FMA).
 """
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from libc.string cimport memcpy, memmove, memset
-from libc.math cimport lrintf
 from libc.stdint cimport int16_t
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 from _media.resampler_design import RATES, design, check_rate
 
-__all__ = ["Resampler", "resample", "RATES"]
+__all__ = ["Resampler", "resample", "RATES", "KERNEL_ISA"]
 
 
-cdef inline float _dot(const float* a, const float* x, Py_ssize_t n) noexcept nogil:
-    # n is a multiple of 8 (taps are padded with zero coefficients). Eight
-    # independent lanes let the compiler keep the sum in SIMD registers without
-    # reassociating (same result on every call, whatever the alignment).
-    cdef float acc[8]
-    cdef Py_ssize_t i, l
-    for l in range(8):
-        acc[l] = 0
-    for i in range(0, n, 8):
-        for l in range(8):
-            acc[l] += a[i + l] * x[i + l]
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+cdef extern from "sipctl_rs_kernel.h" nogil:
+    ctypedef void (*sipctl_rs_f32_fn)(const float*, int, int, int, int, const float*,
+                                      Py_ssize_t*, int*, float*, Py_ssize_t)
+    ctypedef void (*sipctl_rs_i16_fn)(const float*, int, int, int, int, const float*,
+                                      Py_ssize_t*, int*, int16_t*, Py_ssize_t)
+    void sipctl_rs_f32_base(const float*, int, int, int, int, const float*,
+                            Py_ssize_t*, int*, float*, Py_ssize_t)
+    void sipctl_rs_i16_base(const float*, int, int, int, int, const float*,
+                            Py_ssize_t*, int*, int16_t*, Py_ssize_t)
+    void sipctl_rs_f32_avx2(const float*, int, int, int, int, const float*,
+                            Py_ssize_t*, int*, float*, Py_ssize_t)
+    void sipctl_rs_i16_avx2(const float*, int, int, int, int, const float*,
+                            Py_ssize_t*, int*, int16_t*, Py_ssize_t)
+    int sipctl_rs_have_avx2()
+    ctypedef void (*sipctl_fir_fn)(const float*, int, int, const float*, Py_ssize_t, Py_ssize_t, float*)
+    void sipctl_fir_base(const float*, int, int, const float*, Py_ssize_t, Py_ssize_t, float*)
+    void sipctl_fir_avx2(const float*, int, int, const float*, Py_ssize_t, Py_ssize_t, float*)
+    void sipctl_store_i16(const float*, Py_ssize_t, int16_t*, Py_ssize_t)
+
+# Picked once at import: the AVX2+FMA build of the loops where the CPU has them.
+cdef sipctl_rs_f32_fn _run_f32 = sipctl_rs_f32_base
+cdef sipctl_rs_i16_fn _run_i16 = sipctl_rs_i16_base
+cdef sipctl_fir_fn _fir = sipctl_fir_base
+if sipctl_rs_have_avx2():
+    _run_f32 = sipctl_rs_f32_avx2
+    _run_i16 = sipctl_rs_i16_avx2
+    _fir = sipctl_fir_avx2
+
+# Kernel shapes: integer up-sampling and integer down-sampling run an
+# output-parallel FIR (32 outputs per pass); other ratios run one dot product per output.
+cdef enum:
+    MODE_DOT = 0
+    MODE_UP = 1
+    MODE_DOWN = 2
+    BLOCK = 32   # outputs per pass of the output-parallel FIR
+
+#: Name of the inner-loop variant in use ("avx2+fma" or "baseline").
+KERNEL_ISA = "avx2+fma" if sipctl_rs_have_avx2() else "baseline"
 
 
 cdef void rs_run_float(const float* coef, int taps, int up, int q, int r,
                        const float* buf, Py_ssize_t* b, int* phase,
                        float* out, Py_ssize_t n_out) noexcept nogil:
-    cdef Py_ssize_t j, bb = b[0]
-    cdef int ph = phase[0]
-    for j in range(n_out):
-        out[j] = _dot(coef + ph * taps, buf + bb - (taps - 1), taps)
-        ph += r
-        bb += q
-        if ph >= up:
-            ph -= up
-            bb += 1
-    b[0] = bb
-    phase[0] = ph
+    _run_f32(coef, taps, up, q, r, buf, b, phase, out, n_out)
 
 
 cdef void rs_run_int16(const float* coef, int taps, int up, int q, int r,
                        const float* buf, Py_ssize_t* b, int* phase,
                        int16_t* out, Py_ssize_t n_out) noexcept nogil:
-    cdef Py_ssize_t j, bb = b[0]
-    cdef int ph = phase[0]
-    cdef long v
-    for j in range(n_out):
-        v = lrintf(_dot(coef + ph * taps, buf + bb - (taps - 1), taps))
-        out[j] = <int16_t>(32767 if v > 32767 else (-32768 if v < -32768 else v))
-        ph += r
-        bb += q
-        if ph >= up:
-            ph -= up
-            bb += 1
-    b[0] = bb
-    phase[0] = ph
+    _run_i16(coef, taps, up, q, r, buf, b, phase, out, n_out)
 
 
 cdef object _samples(object x, bint is_float):
@@ -113,14 +121,20 @@ cdef class Resampler:
     :meth:`flush` pushes out the delayed tail and resets.
     """
 
-    def __cinit__(self, in_rate, out_rate, dtype="int16"):
+    def __cinit__(self, *args, **kwargs):
         self.coef = NULL
         self.buf = NULL
+        self.cm = NULL
+        self.scratch = NULL
+        self.cap = self.scratch_cap = 0
 
     def __init__(self, in_rate, out_rate, dtype="int16"):
         in_rate = check_rate(in_rate, "in_rate")
         out_rate = check_rate(out_rate, "out_rate")
-        dt = np.dtype(dtype) if not isinstance(dtype, np.dtype) else dtype
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be int16 or float32, got {dtype!r}") from None
         if dt == np.int16:
             self.is_float = False
         elif dt == np.float32:
@@ -130,10 +144,10 @@ cdef class Resampler:
         self.in_rate, self.out_rate = in_rate, out_rate
         if in_rate == out_rate:
             self.up = self.down = 1
-            self.taps = 8
+            self.taps = 16
             self.delay = 0
-            c = np.zeros((1, 8), np.float32)
-            c[0, 7] = 1.0
+            c = np.zeros((1, 16), np.float32)
+            c[0, 15] = 1.0
             self._design = None
         else:
             d = design(in_rate, out_rate)
@@ -147,23 +161,57 @@ cdef class Resampler:
             raise MemoryError()
         memcpy(self.coef, &cv[0, 0], self.up * self.taps * sizeof(float))
         self.hist = self.taps - 1
-        self.cap = 0
+        if self.down == 1:
+            self.mode = MODE_UP
+        elif self.up == 1:
+            self.mode = MODE_DOWN
+            self._init_down()
+        else:
+            self.mode = MODE_DOT
         self._ensure(960)
         self.reset()
+
+    cdef int _init_down(self) except -1:
+        # cm[m, s] = coef[s*M + m]: the filter split by input phase (see sipctl_fir_*)
+        cdef int m, s_, k, M = self.down
+        self.S = (self.taps + M - 1) // M
+        self.cm = <float*>PyMem_Malloc(M * self.S * sizeof(float))
+        if self.cm == NULL:
+            raise MemoryError()
+        for m in range(M):
+            for s_ in range(self.S):
+                k = s_ * M + m
+                self.cm[m * self.S + s_] = self.coef[k] if k < self.taps else 0.0
+        return 0
 
     def __dealloc__(self):
         PyMem_Free(self.coef)
         PyMem_Free(self.buf)
+        PyMem_Free(self.cm)
+        PyMem_Free(self.scratch)
 
     cdef int _ensure(self, Py_ssize_t n) except -1:
-        cdef Py_ssize_t need = self.hist + n
+        # buf: history + n inputs + BLOCK slack (read by lanes whose outputs are discarded)
+        cdef Py_ssize_t need = self.hist + n + BLOCK
+        cdef Py_ssize_t old = self.cap
         cdef float* p
         if need > self.cap:
             p = <float*>PyMem_Realloc(self.buf, need * sizeof(float))
             if p == NULL:
                 raise MemoryError()
+            memset(p + old, 0, (need - old) * sizeof(float))
             self.buf = p
             self.cap = need
+        return 0
+
+    cdef int _ensure_scratch(self, Py_ssize_t n) except -1:
+        cdef float* p
+        if n > self.scratch_cap:
+            p = <float*>PyMem_Realloc(self.scratch, n * sizeof(float))
+            if p == NULL:
+                raise MemoryError()
+            self.scratch = p
+            self.scratch_cap = n
         return 0
 
     cdef Py_ssize_t _count(self, Py_ssize_t n) noexcept nogil:
@@ -195,17 +243,28 @@ cdef class Resampler:
         """(up, down): output samples per input samples, reduced."""
         return (self.up, self.down)
 
+    cdef object _as_array(self, object x):
+        """x as a 1-D C-contiguous ndarray of our dtype (no copy), or a clear error."""
+        cdef int want = cnp.NPY_FLOAT32 if self.is_float else cnp.NPY_INT16
+        if (cnp.PyArray_Check(x) and cnp.PyArray_TYPE(<cnp.ndarray>x) == want
+                and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1
+                and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)):
+            return x  # the per-frame fast path: no Python-level checks
+        mv = _samples(x, self.is_float)
+        return np.frombuffer(mv, np.float32 if self.is_float else np.int16)
+
     def process(self, x):
         """Resample a chunk; returns a new numpy array (int16 or float32).
 
         ``x``: 1-D C-contiguous samples of this resampler's dtype (numpy array,
         ``array('h')``/``array('f')``, or for int16 native-endian PCM bytes).
         """
-        mv = _samples(x, self.is_float)
-        cdef Py_ssize_t n = len(mv)
-        cdef Py_ssize_t n_out = self._count(n)
-        out = np.empty(n_out, np.float32 if self.is_float else np.int16)
-        self._run(mv, out, n, n_out)
+        cdef cnp.ndarray a = self._as_array(x)
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+        cdef cnp.npy_intp n_out = self._count(n)
+        cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &n_out,
+                                                 cnp.NPY_FLOAT32 if self.is_float else cnp.NPY_INT16, 0)
+        self._run(cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(out), n_out)
         return out
 
     def process_into(self, x, out):
@@ -213,15 +272,15 @@ cdef class Resampler:
 
         ``out`` must hold at least ``output_length(len(x))`` samples.
         """
-        mv = _samples(x, self.is_float)
-        cdef Py_ssize_t n = len(mv)
+        cdef cnp.ndarray a = self._as_array(x)
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
         cdef Py_ssize_t n_out = self._count(n)
-        omv = _samples(out, self.is_float)
-        if omv.readonly:
+        cdef cnp.ndarray o = self._as_array(out)
+        if not cnp.PyArray_ISWRITEABLE(o):
             raise ValueError("out buffer is read-only")
-        if len(omv) < n_out:
-            raise ValueError(f"out holds {len(omv)} samples, {n_out} needed")
-        self._run(mv, omv, n, n_out)
+        if cnp.PyArray_SIZE(o) < n_out:
+            raise ValueError(f"out holds {cnp.PyArray_SIZE(o)} samples, {n_out} needed")
+        self._run(cnp.PyArray_DATA(a), n, cnp.PyArray_DATA(o), n_out)
         return n_out
 
     def output_length(self, Py_ssize_t n):
@@ -230,37 +289,76 @@ cdef class Resampler:
             raise ValueError("n must be >= 0")
         return self._count(n)
 
-    def _run(self, mv, out, Py_ssize_t n, Py_ssize_t n_out):
-        cdef const int16_t[::1] xi
-        cdef const float[::1] xf
-        cdef int16_t[::1] oi
-        cdef float[::1] of
+    cdef int _run(self, const void* x, Py_ssize_t n, void* out, Py_ssize_t n_out) except -1:
         cdef Py_ssize_t i
         cdef float* dst
+        cdef const int16_t* xi = <const int16_t*>x
+        cdef int16_t* oi_p = NULL
+        cdef float* of_p = NULL
         self._ensure(n)
-        dst = self.buf + self.hist
+        if self.mode == MODE_UP:
+            self._ensure_scratch(n + BLOCK)
+        elif self.mode == MODE_DOWN:
+            self._ensure_scratch((n_out + BLOCK) * (1 + self.down) + self.down * self.S)
         if self.is_float:
-            xf = mv
-            of = out
-            if n:
-                memcpy(dst, &xf[0], n * sizeof(float))
-            with nogil:
-                if n_out:
-                    rs_run_float(self.coef, self.taps, self.up, self.q, self.r,
-                                 self.buf, &self.b, &self.phase, &of[0], n_out)
+            of_p = <float*>out
         else:
-            xi = mv
-            oi = out
-            with nogil:
+            oi_p = <int16_t*>out
+        with nogil:
+            dst = self.buf + self.hist
+            if self.is_float:
+                if n:
+                    memcpy(dst, x, n * sizeof(float))
+            else:
                 for i in range(n):
                     dst[i] = xi[i]
-                if n_out:
+            if n_out:
+                if self.mode == MODE_UP:
+                    self._run_up(n_out, of_p, oi_p)
+                elif self.mode == MODE_DOWN:
+                    self._run_down(n, n_out, of_p, oi_p)
+                elif self.is_float:
+                    rs_run_float(self.coef, self.taps, self.up, self.q, self.r,
+                                 self.buf, &self.b, &self.phase, of_p, n_out)
+                else:
                     rs_run_int16(self.coef, self.taps, self.up, self.q, self.r,
-                                 self.buf, &self.b, &self.phase, &oi[0], n_out)
-        with nogil:
+                                 self.buf, &self.b, &self.phase, oi_p, n_out)
             # keep the newest hist samples as the next call's history
             memmove(self.buf, self.buf + n, self.hist * sizeof(float))
             self.b -= n
+        return 0
+
+    cdef void _run_up(self, Py_ssize_t n_out, float* of_p, int16_t* oi_p) noexcept nogil:
+        # integer up-sampling: every call ends on a whole input sample, so phase == 0 here
+        cdef Py_ssize_t nb = n_out // self.up, nb_pad = (nb + BLOCK - 1) // BLOCK * BLOCK, i
+        cdef int p
+        cdef const float* xs = self.buf + self.b - (self.taps - 1)
+        for p in range(self.up):
+            _fir(self.coef + p * self.taps, 1, self.taps, xs, 0, nb_pad, self.scratch)
+            if of_p != NULL:
+                for i in range(nb):
+                    of_p[i * self.up + p] = self.scratch[i]
+            else:
+                sipctl_store_i16(self.scratch, nb, oi_p + p, self.up)
+        self.b += nb
+
+    cdef void _run_down(self, Py_ssize_t n, Py_ssize_t n_out, float* of_p, int16_t* oi_p) noexcept nogil:
+        # integer down-sampling: deinterleave the taps' span by M, then one FIR pass
+        cdef int M = self.down, m
+        cdef Py_ssize_t n_pad = (n_out + BLOCK - 1) // BLOCK * BLOCK
+        cdef Py_ssize_t stride = n_pad + self.S, j, idx
+        cdef Py_ssize_t start = self.b - (self.taps - 1), valid = self.hist + n
+        cdef float* xs = self.scratch + n_pad
+        for m in range(M):
+            for j in range(stride):
+                idx = start + j * M + m
+                xs[m * stride + j] = self.buf[idx] if idx < valid else 0.0
+        _fir(self.cm, M, self.S, xs, stride, n_pad, self.scratch)
+        if of_p != NULL:
+            memcpy(of_p, self.scratch, n_out * sizeof(float))
+        else:
+            sipctl_store_i16(self.scratch, n_out, oi_p, 1)
+        self.b += n_out * M
 
     def flush(self):
         """Return the delayed tail (input followed by silence), then reset."""

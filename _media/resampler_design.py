@@ -29,7 +29,7 @@ PASS_EDGE = 0.435  # design passband edge (x f_low); spec is 0.43
 STOP_EDGE = 0.5    # design stopband edge (x f_low)
 STOP_WEIGHT = 100.0
 FAR_WEIGHT = 2000.0
-LANES = 8          # taps per phase are padded to a multiple of this (SIMD width)
+LANES = 16         # taps per phase are padded to a multiple of this (accumulator lanes)
 
 # Interpolator used to read the stored prototype at arbitrary points.
 _INTERP_HALF = 8
