@@ -12,13 +12,16 @@ relative to the lower rate of the pair (see :mod:`_media.resampler_design`):
 Output sample j is computed from exactly the same inputs and coefficients in
 the same order whatever the chunking, so streaming equals one-shot bit for bit.
 Arithmetic is float32 with sixteen independent accumulators (SIMD-friendly and
-deterministic); int16 output is rounded to nearest (halves away from zero) and saturated. The inner loops
+deterministic); int16 output is saturated and rounded to nearest (ties to even). The inner loops
 (``include/sipctl_rs_kernel.h``) exist in a baseline and an AVX2+FMA build, picked
 at import (:data:`KERNEL_ISA`); the two differ only in float rounding (FMA).
 """
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from libc.string cimport memcpy, memmove, memset
 from libc.stdint cimport int16_t
+
+import os
+import sys
 
 import numpy as np
 cimport numpy as cnp
@@ -49,11 +52,13 @@ cdef extern from "sipctl_rs_kernel.h" nogil:
     void sipctl_fir_avx2(const float*, int, int, const float*, Py_ssize_t, Py_ssize_t, float*)
     void sipctl_store_i16(const float*, Py_ssize_t, int16_t*, Py_ssize_t)
 
-# Picked once at import: the AVX2+FMA build of the loops where the CPU has them.
+# Picked once at import: the AVX2+FMA build of the loops where the CPU has them
+# (SIPCTL_KERNEL_ISA=baseline forces the portable build, e.g. to test it).
 cdef sipctl_rs_f32_fn _run_f32 = sipctl_rs_f32_base
 cdef sipctl_rs_i16_fn _run_i16 = sipctl_rs_i16_base
 cdef sipctl_fir_fn _fir = sipctl_fir_base
-if sipctl_rs_have_avx2():
+cdef bint _use_avx2 = sipctl_rs_have_avx2() and os.environ.get("SIPCTL_KERNEL_ISA") != "baseline"
+if _use_avx2:
     _run_f32 = sipctl_rs_f32_avx2
     _run_i16 = sipctl_rs_i16_avx2
     _fir = sipctl_fir_avx2
@@ -67,7 +72,7 @@ cdef enum:
     BLOCK = 32   # outputs per pass of the output-parallel FIR
 
 #: Name of the inner-loop variant in use ("avx2+fma" or "baseline").
-KERNEL_ISA = "avx2+fma" if sipctl_rs_have_avx2() else "baseline"
+KERNEL_ISA = "avx2+fma" if _use_avx2 else "baseline"
 
 
 cdef void rs_run_float(const float* coef, int taps, int up, int q, int r,
@@ -82,28 +87,36 @@ cdef void rs_run_int16(const float* coef, int taps, int up, int q, int r,
     _run_i16(coef, taps, up, q, r, buf, b, phase, out, n_out)
 
 
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+
+
 cdef object _samples(object x, bint is_float):
-    """A 1-D C-contiguous memoryview of int16 ('h') or float32 ('f') samples, or a clear error."""
+    """A 1-D C-contiguous native-endian memoryview of int16 ('h') or float32 ('f') samples.
+
+    For int16, raw PCM bytes (format 'B'/'c': bytes, bytearray, byte memoryviews)
+    are accepted and reinterpreted as native-endian samples. Anything else is a
+    clear TypeError (wrong type) or ValueError (wrong shape/layout).
+    """
     want = "float32" if is_float else "int16"
     try:
         mv = memoryview(x)
     except TypeError:
         raise TypeError(f"expected a buffer of {want} samples (e.g. a numpy {want} array), "
                         f"got {type(x).__name__}") from None
-    fmt = mv.format.lstrip("@=<")
-    if not is_float and fmt in ("B", "b", "c"):
-        if mv.nbytes % 2:
-            raise ValueError(f"odd byte length {mv.nbytes} for 16-bit PCM")
-        if not mv.c_contiguous:
-            raise ValueError("PCM buffer must be C-contiguous")
-        return mv.cast("B").cast("h")
-    if fmt != ("f" if is_float else "h"):
-        raise TypeError(f"expected {want} samples, got buffer format {mv.format!r}"
-                        + (f" (numpy dtype {x.dtype})" if hasattr(x, "dtype") else ""))
     if mv.ndim != 1:
         raise ValueError(f"expected 1-D mono samples, got {mv.ndim}-D buffer")
     if not mv.c_contiguous:
         raise ValueError("sample buffer must be C-contiguous")
+    fmt = mv.format
+    if fmt[:1] in ("@", "=", _NATIVE):
+        fmt = fmt[1:]
+    if not is_float and fmt in ("B", "c"):
+        if mv.nbytes % 2:
+            raise ValueError(f"odd byte length {mv.nbytes} for 16-bit PCM")
+        return mv.cast("B").cast("h")
+    if fmt != ("f" if is_float else "h"):
+        raise TypeError(f"expected native-endian {want} samples, got buffer format {mv.format!r}"
+                        + (f" (numpy dtype {x.dtype.str})" if hasattr(x, "dtype") else ""))
     return mv
 
 
@@ -248,7 +261,9 @@ cdef class Resampler:
         cdef int want = cnp.NPY_FLOAT32 if self.is_float else cnp.NPY_INT16
         if (cnp.PyArray_Check(x) and cnp.PyArray_TYPE(<cnp.ndarray>x) == want
                 and cnp.PyArray_NDIM(<cnp.ndarray>x) == 1
-                and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)):
+                and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
+                and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
+                and cnp.PyArray_ISALIGNED(<cnp.ndarray>x)):
             return x  # the per-frame fast path: no Python-level checks
         mv = _samples(x, self.is_float)
         return np.frombuffer(mv, np.float32 if self.is_float else np.int16)
@@ -372,7 +387,7 @@ cdef class Resampler:
                 f"taps={self.taps}, delay={self.delay})")
 
 
-def resample(x, int in_rate, int out_rate):
+def resample(x, in_rate, out_rate):
     """One-shot resampling with the group delay removed.
 
     ``x`` is a 1-D int16 or float32 numpy array; returns ``ceil(len(x) * out_rate /

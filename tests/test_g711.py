@@ -282,8 +282,8 @@ def _decoders():
                            id=f"{law}_decode_into")
 
 
-@pytest.mark.parametrize("bad", BAD_PCM.values(), ids=BAD_PCM.keys())
-@pytest.mark.parametrize("fn", _encoders())
+@pytest.mark.parametrize("bad", list(BAD_PCM.values()), ids=list(BAD_PCM))
+@pytest.mark.parametrize("fn", list(_encoders()))
 def test_encode_rejects_wrong_type(fn, bad):
     with pytest.raises(TypeError, match="must be int16 samples"):
         fn(bad)
@@ -291,13 +291,13 @@ def test_encode_rejects_wrong_type(fn, bad):
 
 @pytest.mark.parametrize("make", [bytes, bytearray, lambda b: memoryview(bytes(b))],
                          ids=["bytes", "bytearray", "memoryview"])
-@pytest.mark.parametrize("fn", _encoders())
+@pytest.mark.parametrize("fn", list(_encoders()))
 def test_encode_rejects_odd_length(fn, make):
     with pytest.raises(ValueError, match=r"odd length \(3 bytes\)"):
         fn(make(b"\x01\x02\x03"))
 
 
-@pytest.mark.parametrize("fn", _encoders())
+@pytest.mark.parametrize("fn", list(_encoders()))
 def test_encode_rejects_non_contiguous(fn):
     with pytest.raises(ValueError, match="C-contiguous"):
         fn(np.zeros(8, np.int16)[::2])
@@ -315,14 +315,14 @@ BAD_CODES = {
 }
 
 
-@pytest.mark.parametrize("bad", BAD_CODES.values(), ids=BAD_CODES.keys())
-@pytest.mark.parametrize("fn", _decoders())
+@pytest.mark.parametrize("bad", list(BAD_CODES.values()), ids=list(BAD_CODES))
+@pytest.mark.parametrize("fn", list(_decoders()))
 def test_decode_rejects_wrong_type(fn, bad):
     with pytest.raises(TypeError, match="must be bytes-like G.711 codes"):
         fn(bad)
 
 
-@pytest.mark.parametrize("fn", _decoders())
+@pytest.mark.parametrize("fn", list(_decoders()))
 def test_decode_rejects_non_contiguous(fn):
     with pytest.raises(ValueError, match="C-contiguous"):
         fn(np.zeros(8, np.uint8)[::2])
