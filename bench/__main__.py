@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     failed = []
+    cases = load_cases(args.only)
+    w = max([len(c.name) for c in cases] + [9])
     if not args.json:
-        print(f"{'benchmark':<34} {'ours':>10} {'peer':>10}  {'peer name':<14} {'unit':<6} {'ratio':>6} {'target':>6}  notes")
-    for case in load_cases(args.only):
+        print(f"{'benchmark':<{w}} {'ours':>9} {'peer':>9}  {'peer name':<12} {'unit':<6} {'ratio':>6} {'target':>6}  notes")
+    for case in cases:
         ours, peer = measure(case, args.budget)
         scale = 1e6 if case.unit.startswith("us") else 1.0
         ratio = peer / ours
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             tgt = f"{case.target:.1f}" if case.target is not None else "-"
             mark = "" if case.target is None or ratio >= case.target else "  MISSED"
             notes = "; ".join(f"{k}: {v}" for k, v in case.extra.items())
-            print(f"{case.name:<34} {row['ours']:>10.3f} {row['peer']:>10.3f}  {case.peer_name:<14} "
+            print(f"{case.name:<{w}} {row['ours']:>9.3f} {row['peer']:>9.3f}  {case.peer_name:<12} "
                   f"{case.unit:<6} {ratio:>6.2f} {tgt:>6}{mark}  {notes}", flush=True)
     if args.gate and failed:
         for row in failed:
