@@ -1,7 +1,7 @@
-"""libspeexdsp's resampler behind a small Python facade: a benchmark/reference peer.
+"""libspeexdsp's resampler and jitter buffer behind small Python facades: benchmark peers.
 
-Used only by ``bench/bench_resampler.py`` and the tests to compare
-:class:`_media.resampler.Resampler` with a widely deployed VoIP resampler on
+Used only by ``bench/`` and the tests to compare :class:`_media.resampler.Resampler`
+and :class:`_media.jitter.JitterBuffer` with widely deployed VoIP components on
 the same input, in the same run. Not part of sipctl's public API.
 
 Streaming semantics match speexdsp's own: the state starts with a zeroed
@@ -18,11 +18,16 @@ from speexdsp cimport (
     speex_resampler_get_input_latency, speex_resampler_get_output_latency,
     speex_resampler_reset_mem, speex_resampler_skip_zeros, speex_resampler_strerror,
     RESAMPLER_ERR_SUCCESS, SPEEX_RESAMPLER_QUALITY_MIN, SPEEX_RESAMPLER_QUALITY_MAX,
+    JitterBuffer, JitterBufferPacket, jitter_buffer_init, jitter_buffer_destroy,
+    jitter_buffer_reset, jitter_buffer_put, jitter_buffer_get, jitter_buffer_tick,
+    jitter_buffer_ctl, JITTER_BUFFER_OK, JITTER_BUFFER_MISSING, JITTER_BUFFER_INSERTION,
+    JITTER_BUFFER_GET_AVAILABLE_COUNT, spx_int32_t,
 )
+from libc.string cimport memcpy
 
 import numpy as np
 
-__all__ = ["SpeexResampler"]
+__all__ = ["SpeexResampler", "SpeexJitterBuffer"]
 
 
 cdef int check(int rc, str fn) except -1:
@@ -185,3 +190,70 @@ cdef class SpeexResampler:
     def __repr__(self):
         return (f"SpeexResampler({self.in_rate}, {self.out_rate}, quality={self.quality}, "
                 f"dtype={self.dtype.name!r})")
+
+
+cdef class SpeexJitterBuffer:
+    """libspeexdsp's adaptive jitter buffer with its default settings, one frame per tick.
+
+    Mirrors the playout loop speexdsp documents: every tick, :meth:`put` the packets
+    that arrived, then :meth:`get` one frame (which also calls ``jitter_buffer_tick``).
+    Timestamps are RTP timestamps (clock-rate units); ``frame_samples`` is the step.
+
+    :meth:`get` returns ``(kind, payload, timestamp)`` with kind 0 = frame, 1 = missing
+    (conceal), 2 = insertion (speexdsp asks for an extra frame to grow its delay),
+    matching :class:`_media.jitter.Kind` FRAME / MISSING / SILENCE.
+    """
+    cdef JitterBuffer* jb
+    cdef readonly int frame_samples
+    cdef char buf[4096]
+
+    def __cinit__(self, int frame_samples=160):
+        if frame_samples <= 0:
+            raise ValueError("frame_samples must be > 0")
+        self.frame_samples = frame_samples
+        self.jb = jitter_buffer_init(frame_samples)
+        if self.jb == NULL:
+            raise MemoryError("jitter_buffer_init failed")
+
+    def __dealloc__(self):
+        if self.jb != NULL:
+            jitter_buffer_destroy(self.jb)
+
+    def put(self, int seq, unsigned int timestamp, const unsigned char[::1] payload):
+        """Queue one packet (one frame of ``frame_samples``)."""
+        cdef JitterBufferPacket p
+        if payload.shape[0] > 4096:
+            raise ValueError("payload longer than 4096 bytes")
+        p.data = <char*>&payload[0] if payload.shape[0] else self.buf
+        p.len = payload.shape[0]
+        p.timestamp = timestamp
+        p.span = self.frame_samples
+        p.sequence = seq & 0xFFFF
+        p.user_data = 0
+        jitter_buffer_put(self.jb, &p)
+
+    def get(self):
+        """One playout tick: ``(kind, payload or None, timestamp)``."""
+        cdef JitterBufferPacket p
+        cdef spx_int32_t offset = 0
+        p.data = self.buf
+        p.len = 4096
+        cdef int rc = jitter_buffer_get(self.jb, &p, self.frame_samples, &offset)
+        jitter_buffer_tick(self.jb)
+        if rc == JITTER_BUFFER_OK:
+            return 0, p.data[:p.len], p.timestamp
+        if rc == JITTER_BUFFER_MISSING:
+            return 1, None, p.timestamp
+        if rc == JITTER_BUFFER_INSERTION:
+            return 2, None, p.timestamp
+        raise RuntimeError(f"jitter_buffer_get failed ({rc})")
+
+    @property
+    def available(self):
+        """Packets currently buffered (JITTER_BUFFER_GET_AVAILABLE_COUNT)."""
+        cdef spx_int32_t n = 0
+        jitter_buffer_ctl(self.jb, JITTER_BUFFER_GET_AVAILABLE_COUNT, &n)
+        return n
+
+    def reset(self):
+        jitter_buffer_reset(self.jb)
