@@ -70,6 +70,7 @@ def extensions():
         ext("g711"),
         ext("rtp"),
         ext("resampler"),
+        ext("plc"),
         ext("speexdsp_peer", ("speexdsp",)),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, include_path=["include", "."],

@@ -9,5 +9,7 @@ Modules:
     rtp         RTP header parse/build, extended sequence numbers, RFC 4733
                 telephone events, RFC 3550 interarrival jitter.
     resampler   Streaming polyphase resampler (8/16/24/32/44.1/48 kHz, int16/float32).
+    plc         Waveform/pitch-based packet loss concealment (G.711 Appendix I style).
+    concealment The pluggable ``Concealer`` interface (PLC, silence, codec-native PLC).
 """
-__all__ = ["g711", "rtp", "resampler"]
+__all__ = ["g711", "rtp", "resampler", "plc", "concealment"]
