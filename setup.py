@@ -71,6 +71,7 @@ def extensions():
         ext("rtp"),
         ext("resampler"),
         ext("plc"),
+        ext("mixer"),
         ext("speexdsp_peer", ("speexdsp",)),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, include_path=["include", "."],

@@ -11,5 +11,6 @@ Modules:
     resampler   Streaming polyphase resampler (8/16/24/32/44.1/48 kHz, int16/float32).
     plc         Waveform/pitch-based packet loss concealment (G.711 Appendix I style).
     concealment The pluggable ``Concealer`` interface (PLC, silence, codec-native PLC).
+    mixer       Conference mix-minus for N participants in one nogil call per tick.
 """
-__all__ = ["g711", "rtp", "resampler", "plc", "concealment"]
+__all__ = ["g711", "rtp", "resampler", "plc", "concealment", "mixer"]
