@@ -72,6 +72,7 @@ def extensions():
         ext("resampler"),
         ext("plc"),
         ext("mixer"),
+        ext("jitter"),
         ext("speexdsp_peer", ("speexdsp",)),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, include_path=["include", "."],

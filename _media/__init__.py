@@ -12,5 +12,6 @@ Modules:
     plc         Waveform/pitch-based packet loss concealment (G.711 Appendix I style).
     concealment The pluggable ``Concealer`` interface (PLC, silence, codec-native PLC).
     mixer       Conference mix-minus for N participants in one nogil call per tick.
+    jitter      Adaptive jitter buffer (one per received stream).
 """
-__all__ = ["g711", "rtp", "resampler", "plc", "concealment", "mixer"]
+__all__ = ["g711", "rtp", "resampler", "plc", "concealment", "mixer", "jitter"]

@@ -38,7 +38,7 @@ class Result:
     late: int
     played: int
     concealed: int
-    delays_ms: np.ndarray
+    delays_ms: np.ndarray  # playout-point delay at each tick that played or concealed a frame
     audio: np.ndarray = field(repr=False)
     pesq: float = float("nan")
 
@@ -129,12 +129,15 @@ def run(spec: TraceSpec, jb: str = "ours", concealer: Callable[[], object] | Non
             buf.put(p, coded[p.index * FRAME:(p.index + 1) * FRAME], k_next == 0)
             k_next += 1
         kind, payload, ts = buf.get(now, quiet)
+        idx = ((ts - TS0) & 0xFFFFFFFF) // FRAME
+        if kind in (0, 1) and idx < n:
+            # the playout point's delay: how long ago the frame due now was sent,
+            # whether it is played or concealed (late frames don't skew it)
+            delays.append(1000.0 * (now - send[idx]))
         if kind == 0:
-            idx = ((ts - TS0) & 0xFFFFFFFF) // FRAME
             if idx in played:
                 raise AssertionError(f"{buf.name}: frame {idx} played twice")
             played.add(idx)
-            delays.append(1000.0 * (now - send[idx]))
             pcm = np.frombuffer(g711.ulaw_decode(payload), np.int16)
             frame = conc.good(pcm)
             started = True
