@@ -2,7 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-SOURCES := pyproject.toml setup.py ci/install-deps $(wildcard _media/*.pyx _media/*.pxd include/*.pxd include/*.h)
+SOURCES := pyproject.toml setup.py ci/install-deps $(wildcard _media/*.pyx _media/*.pxd _media/*.pxi include/*.pxd include/*.h)
 
 .PHONY: install serve test bench wheel clean
 
