@@ -12,9 +12,10 @@ CHECK = r"""
 import sys, pathlib
 import numpy as np
 import sipctl, _media
-from _media import g711, rtp, resampler
+from _media import g711, rtp, resampler, jitter, plc, mixer
+import sipctl.sip.message, sipctl.sip.transaction, sipctl.transport, sipctl.registration
 root = pathlib.Path(sys.argv[1])
-for mod in (sipctl, _media, g711, rtp, resampler):
+for mod in (sipctl, _media, g711, rtp, resampler, jitter, plc, mixer, sipctl.sip.message, sipctl.transport):
     assert root not in pathlib.Path(mod.__file__).resolve().parents, mod.__file__
 x = (np.sin(np.arange(160) * 0.3) * 8000).astype(np.int16)
 y = np.frombuffer(g711.ulaw_decode(g711.ulaw_encode(x)), np.int16)
