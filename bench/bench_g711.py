@@ -5,7 +5,6 @@ import warnings
 from functools import partial
 
 import numpy as np
-import pytest
 
 from _media import g711
 from bench.core import Case
@@ -37,15 +36,3 @@ def _cases(label: str, n: int, encode_target: float | None,
 
 CASES: list[Case] = (_cases("20ms", RATE // 50, 2.0, 1.0)
                      + _cases("1s", RATE, None, None))
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_ours(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.ours)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_peer(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.peer)

@@ -10,7 +10,6 @@ libspeexdsp's jitter buffer in ``bench/bench_playout.py``.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from _media.jitter import JitterBuffer
 from _media.reference.jitter import JitterBuffer as ReferenceJitterBuffer
@@ -54,14 +53,3 @@ CASES: list[Case] = _cases()
 
 # ---------------------------------------------------------------------------
 # pytest-benchmark suites (python -m pytest bench/bench_jitter.py --benchmark-enable)
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_ours(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.ours)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_peer(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.peer)

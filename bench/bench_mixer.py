@@ -65,17 +65,6 @@ CASES: list[Case] = [
 # ---------------------------------------------------------------------------
 # pytest-benchmark suites (python -m pytest bench/bench_mixer.py --benchmark-enable)
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_ours(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.ours)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_peer(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.peer)
-
 
 @pytest.mark.parametrize("n", [10, 100, 1000])
 def test_bench_input_is_what_we_time(n):

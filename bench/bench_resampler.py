@@ -154,17 +154,6 @@ CASES: list[Case] = _cases()
 # ---------------------------------------------------------------------------
 # pytest-benchmark suites (python -m pytest bench/bench_resampler.py --benchmark-enable)
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_ours(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.ours)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_peer(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.peer)
-
 
 @pytest.mark.parametrize("dtype", ["int16", "float32"])
 @pytest.mark.parametrize("in_rate,out_rate", CONVERSIONS, ids=[f"{_k(a)}-{_k(b)}" for a, b in CONVERSIONS])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from bench.core import Case, _per_op
 from sipctl.sip.message import parse_message
@@ -76,18 +75,6 @@ CASES: list[Case] = [
     Case("sip parse+serialize INVITE with SDP", ours, peer, peer_name="naive regex", unit="us/op",
          target=None, extra=_rate()),
 ]
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_ours(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.ours)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_peer(benchmark, case):
-    benchmark.group = case.name
-    benchmark(case.peer)
 
 
 def test_same_content():
