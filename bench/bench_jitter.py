@@ -52,4 +52,4 @@ CASES: list[Case] = _cases()
 
 
 # ---------------------------------------------------------------------------
-# pytest-benchmark suites (python -m pytest bench/bench_jitter.py --benchmark-enable)
+# checks on the benchmark inputs (the timing suites are in bench/test_suites.py)

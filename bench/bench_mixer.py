@@ -63,7 +63,7 @@ CASES: list[Case] = [
 
 
 # ---------------------------------------------------------------------------
-# pytest-benchmark suites (python -m pytest bench/bench_mixer.py --benchmark-enable)
+# checks on the benchmark inputs (the timing suites are in bench/test_suites.py)
 
 
 @pytest.mark.parametrize("n", [10, 100, 1000])

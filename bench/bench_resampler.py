@@ -152,7 +152,7 @@ CASES: list[Case] = _cases()
 
 
 # ---------------------------------------------------------------------------
-# pytest-benchmark suites (python -m pytest bench/bench_resampler.py --benchmark-enable)
+# checks on the benchmark inputs (the timing suites are in bench/test_suites.py)
 
 
 @pytest.mark.parametrize("dtype", ["int16", "float32"])
