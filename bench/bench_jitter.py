@@ -49,7 +49,3 @@ def _cases() -> list[Case]:
 
 
 CASES: list[Case] = _cases()
-
-
-# ---------------------------------------------------------------------------
-# checks on the benchmark inputs (the timing suites are in bench/test_suites.py)
