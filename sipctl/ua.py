@@ -1,0 +1,370 @@
+"""``UserAgent``: the thin asyncio adapter around the sans-IO SIP machines.
+
+It owns a :class:`~sipctl.transport.TransportManager`, a
+:class:`~sipctl.sip.transaction.TransactionLayer` and a
+:class:`~sipctl.registration.Registrar`, and is the only code of the stack that reads
+the loop clock (``loop.time()``) and arms a timer (one ``loop.call_at`` handle,
+re-armed at the earliest deadline of the sans-IO parts after every input). Randomness
+(``secrets`` for tokens and branches, ``random.SystemRandom`` for backoff jitter) is
+drawn here and injected.
+
+One task pulls transport events and feeds them in; what the machines emit is sent
+(``SendMessage`` -> transport, ``SendRegister`` -> a new client transaction) or routed
+(transaction events -> the Registrar; registration events -> :meth:`UserAgent.events`).
+Malformed requests get :func:`~sipctl.sip.message.make_400`; requests not handled yet
+get 405/501 (OPTIONS gets 200). No exception escapes into the loop: each is logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import secrets
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Iterable
+
+from .accounts import Account, RegistrationSettings
+from .registration import Registrar, State
+from .registration_events import RegistrationEvent, SendRegister
+from .sip.errors import ParseError
+from .sip.message import MessageError, Request, Response, check_request, make_400, make_response
+from .sip.timers import DEFAULT_TIMER
+from .sip.transaction import (RequestReceived, ResponseReceived, SendMessage, Terminated,
+                              TransactionKey, TransactionLayer, TransactionTimedOut,
+                              TransportFailed)
+from .transport import (MessageReceived, ParseFailed, SipResolver, Target, Transport,
+                        TransportConfig, TransportManager)
+
+__all__ = ["UserAgent", "ALLOWED_METHODS"]
+
+_log = logging.getLogger(__name__)
+
+#: Methods this UA answers (others get 405 if known, 501 if not).
+ALLOWED_METHODS = ("OPTIONS",)
+_KNOWN_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK",
+                            "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
+                            "UPDATE"})
+
+
+@dataclass(frozen=True)
+class _SendFailed:
+    """Internal: sending a message of client transaction ``key`` failed."""
+
+    key: TransactionKey
+    reason: str
+
+
+class UserAgent:
+    """Registers ``accounts`` and answers what it does not handle yet.
+
+    ``transport_config``: how the transports are opened (default: every transport on
+    127.0.0.1, ephemeral port). ``settings``: registration settings. ``timer``: the
+    reference's ``timer`` parameter (10: RFC timers; 1: ten times faster).
+    ``resolver``: a :class:`SipResolver` for server names (IP literals need none).
+    """
+
+    def __init__(self, accounts: Iterable[Account] = (), *,
+                 transport_config: TransportConfig | None = None,
+                 settings: RegistrationSettings | None = None, timer: float = DEFAULT_TIMER,
+                 resolver: SipResolver | None = None,
+                 random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+                 user_agent: str = "sipctl") -> None:
+        self.accounts = list(accounts)
+        self.settings = settings or RegistrationSettings()
+        self.manager = TransportManager(transport_config or TransportConfig(localip="127.0.0.1"))
+        self.transactions = TransactionLayer(random_bytes, timer=timer)
+        self.registrar: Registrar | None = None
+        self.user_agent = user_agent
+        self._resolver = resolver
+        self._rng = random.SystemRandom()
+        self._targets: dict[int, Target] = {}
+        self._server_transport: dict[TransactionKey, Transport] = {}
+        self._rx_transport: Transport | None = None
+        self._reg_events: asyncio.Queue[RegistrationEvent] = asyncio.Queue()
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Exceptions caught and logged by the loop (for tests and diagnostics).
+        self.errors = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> "UserAgent":
+        """Open the transports, start the event task and register every account."""
+        self._loop = asyncio.get_running_loop()
+        await self.manager.start()
+        try:
+            for acc in self.accounts:
+                self._targets[acc.index] = await self._resolve(acc)
+            settings = self.settings
+            if (self.accounts and settings.use_rport in (1, 2, 3)
+                    and all(t.transport != "UDP" for t in self._targets.values())):
+                # Over a stream the rport/received port is our ephemeral outbound port, not
+                # a reachable address: request rport but never rewrite the Contact with it.
+                settings = dataclasses.replace(settings, use_rport=9)
+            self.registrar = Registrar(self.accounts, self._contact_for,
+                                       new_token=lambda: secrets.token_hex(8),
+                                       rand=self._rng.random, settings=settings)
+        except BaseException:
+            await self.manager.close()
+            raise
+        self._task = self._loop.create_task(self._run(), name="sipctl-ua")
+        self.registrar.start(self._now())
+        self._pump()
+        return self
+
+    async def stop(self) -> None:
+        """Unregister (waiting at most ``waitforunregister``), then close the transports."""
+        if self._loop is None:
+            return
+        reg = self.registrar
+        if reg is not None and self._task is not None and not self._task.done():
+            reg.stop(self._now())
+            self._pump()
+            deadline = self._now() + self.settings.wait_for_unregister + 1.0
+            while any(r.state not in (State.STOPPED, State.IDLE) for r in reg.registrations):
+                left = deadline - self._now()
+                if left <= 0:
+                    break
+                self._changed.clear()
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except asyncio.TimeoutError:
+                    break
+            if self._sends:  # let the last messages (the unregister) leave
+                await asyncio.wait(list(self._sends), timeout=1.0)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            self._task = None
+        for t in list(self._sends):
+            t.cancel()
+        await self.manager.close()
+
+    async def __aenter__(self) -> "UserAgent":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def events(self) -> AsyncIterator[RegistrationEvent]:
+        """Registration events (Registering, Registered, RegisterFailed, Unregistered)."""
+        while True:
+            yield await self._reg_events.get()
+
+    async def next_event(self, timeout: float | None = None) -> RegistrationEvent:
+        """The next registration event (raises ``asyncio.TimeoutError`` after ``timeout``)."""
+        return await asyncio.wait_for(self._reg_events.get(), timeout)
+
+    def local_address(self, transport: str = "UDP") -> tuple[str, int]:
+        """The bound address of ``transport``."""
+        return self.manager.pick((transport, "127.0.0.1")).local_address
+
+    # -- setup helpers ----------------------------------------------------------------------
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    async def _resolve(self, acc: Account) -> Target:
+        transport = acc.transport if acc.transport in (0, 1, 2) else 0
+        resolver = self._resolver or SipResolver(transport=transport,
+                                                 supported=self.manager.names, rng=self._rng)
+        targets = await resolver.resolve(acc.proxy or acc.server)
+        return targets[0]
+
+    def _contact_for(self, acc: Account) -> str:
+        target = self._targets[acc.index]
+        host, port = self.manager.contact_address(target.transport, target.address)
+        h = f"[{host}]" if ":" in host else host
+        param = "" if target.transport == "UDP" else f";transport={target.transport.lower()}"
+        return f"sip:{acc.username}@{h}:{port}{param}"
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            event = await self.manager.next_event()
+            try:
+                self._on_transport_event(event)
+            except Exception:  # noqa: BLE001 - bad input never kills the loop
+                self.errors += 1
+                _log.exception("error handling %r", type(event).__name__)
+            self._pump()
+
+    def _pump(self) -> None:
+        """Drain what the sans-IO machines emitted and re-arm the timer."""
+        reg = self.registrar
+        while True:
+            progressed = False
+            while (tev := self.transactions.next_event()) is not None:
+                progressed = True
+                self._guard(self._on_transaction_event, tev)
+            while reg is not None and (rev := reg.next_event()) is not None:
+                progressed = True
+                self._guard(self._on_registration_event, rev)
+            if not progressed:
+                break
+        self._rearm()
+
+    def _guard(self, fn: Callable[[object], None], event: object) -> None:
+        try:
+            fn(event)
+        except Exception:  # noqa: BLE001
+            self.errors += 1
+            _log.exception("error handling %r", type(event).__name__)
+
+    def _rearm(self) -> None:
+        if self._loop is None:
+            return
+        deadlines = [d for d in (self.transactions.get_timer(),
+                                 self.registrar.get_timer() if self.registrar else None)
+                     if d is not None]
+        at = min(deadlines) if deadlines else None
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = None if at is None else self._loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        at = self._timer_at
+        self._timer = self._timer_at = None
+        now = max(self._now(), at or 0.0)
+        try:
+            self.transactions.handle_timer(now)
+            if self.registrar is not None:
+                self.registrar.handle_timer(now)
+        except Exception:  # noqa: BLE001
+            self.errors += 1
+            _log.exception("error in timer")
+        self._pump()
+
+    # -- inputs -------------------------------------------------------------------------------
+    def _on_transport_event(self, event: object) -> None:
+        now = self._now()
+        if isinstance(event, _SendFailed):
+            self.transactions.transport_error(event.key, now, event.reason)
+        elif isinstance(event, MessageReceived):
+            msg, transport = event.data, event.transport
+            if isinstance(msg, Request) and msg.method != "ACK":
+                try:
+                    check_request(msg)
+                except ParseError as e:
+                    self._send_bytes(make_response(msg, e.status, e.reason,
+                                                   to_tag=secrets.token_hex(6)).serialize(),
+                                     transport, event.source, None)
+                    return
+            self._rx_transport = transport
+            try:
+                self.transactions.receive(msg, event.source, transport.reliable, now)
+                self._pump()
+            finally:
+                self._rx_transport = None
+        elif isinstance(event, ParseFailed):
+            if not event.raw or event.transport is None:
+                return
+            source = event.error if isinstance(event.error, MessageError) and event.error.data \
+                else event.raw
+            response = make_400(source, to_tag=secrets.token_hex(6), warn_agent=self.user_agent)
+            if response is not None:
+                self._send_bytes(response.serialize(), event.transport, event.source, None)
+        else:
+            _log.debug("transport event %r", event)
+
+    def _on_transaction_event(self, event: object) -> None:
+        now = self._now()
+        reg = self.registrar
+        if isinstance(event, SendMessage):
+            data = event.message.serialize()
+            dest = event.destination
+            if isinstance(dest, Target):
+                self._spawn(self._send_target(data, dest, event.key))
+            else:
+                transport = self._server_transport.get(event.key) if event.key else None
+                if transport is None:
+                    transport = self.manager.pick(("TCP" if event.reliable else "UDP", dest[0]))
+                self._send_bytes(data, transport, dest, event.key)
+        elif isinstance(event, ResponseReceived):
+            if reg is not None and event.key.method == "REGISTER":
+                reg.receive_response(event.response, now)
+        elif isinstance(event, (TransactionTimedOut, TransportFailed)):
+            if reg is not None and event.key.method == "REGISTER":
+                reg.transaction_failed(event.request, event.error, now)
+        elif isinstance(event, RequestReceived):
+            if self._rx_transport is not None:
+                self._server_transport[event.key] = self._rx_transport
+            self._answer(event, now)
+        elif isinstance(event, Terminated):
+            self._server_transport.pop(event.key, None)
+
+    def _on_registration_event(self, event: RegistrationEvent) -> None:
+        if isinstance(event, SendRegister):
+            now = self._now()
+            target = self._targets[event.account.index]
+            try:
+                self.transactions.send_request(event.request, target,
+                                               target.transport != "UDP", now)
+            except Exception as e:  # noqa: BLE001
+                _log.warning("cannot send REGISTER: %s", e)
+                assert self.registrar is not None
+                self.registrar.transaction_failed(event.request, e, now)
+            return
+        self._reg_events.put_nowait(event)
+        self._changed.set()
+
+    def _answer(self, event: RequestReceived, now: float) -> None:
+        request = event.request
+        method = request.method
+        headers: list[tuple[str, str]] = []
+        if method == "OPTIONS":
+            status = 200
+            headers = [("Allow", ", ".join(ALLOWED_METHODS)), ("Accept", "application/sdp")]
+        elif method == "CANCEL":
+            status = 481
+        elif method in _KNOWN_METHODS:
+            status = 405
+            headers = [("Allow", ", ".join(ALLOWED_METHODS))]
+        else:
+            status = 501
+        headers.append(("Server", self.user_agent))
+        response = make_response(request, status, to_tag=secrets.token_hex(6), headers=headers)
+        self.transactions.send_response(response, now, event.key)
+
+    # -- output ---------------------------------------------------------------------------------
+    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    def _send_bytes(self, data: bytes, transport: Transport, dest: tuple[str, int],
+                    key: TransactionKey | None) -> None:
+        self._spawn(self._send_on(data, transport, dest, key))
+
+    async def _send_target(self, data: bytes, target: Target,
+                           key: TransactionKey | None) -> None:
+        try:
+            await self.manager.send(data, target)
+        except Exception as e:  # noqa: BLE001
+            self._send_failed(key, e)
+
+    async def _send_on(self, data: bytes, transport: Transport, dest: tuple[str, int],
+                       key: TransactionKey | None) -> None:
+        try:
+            await transport.send(data, dest)
+        except Exception as e:  # noqa: BLE001
+            self._send_failed(key, e)
+
+    def _send_failed(self, key: TransactionKey | None, error: BaseException) -> None:
+        _log.info("send failed (%s): %s", key, error)
+        if key is not None and not key.server:
+            self.manager.events.put_nowait(_SendFailed(key, str(error) or type(error).__name__))
