@@ -73,6 +73,7 @@ def extensions():
         ext("plc"),
         ext("mixer"),
         ext("jitter"),
+        ext("tsm"),
         ext("speexdsp_peer", ("speexdsp",)),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, include_path=["include", "."],

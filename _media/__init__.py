@@ -13,5 +13,7 @@ Modules:
     concealment The pluggable ``Concealer`` interface (PLC, silence, codec-native PLC).
     mixer       Conference mix-minus for N participants in one nogil call per tick.
     jitter      Adaptive jitter buffer (one per received stream).
+    tsm         Pitch-synchronous time-scale modification (accelerate / preemptive expand).
+    playout     Receive path per stream: jitter buffer + decode + concealment + time-scaling.
 """
-__all__ = ["g711", "rtp", "resampler", "plc", "concealment", "mixer", "jitter"]
+__all__ = ["g711", "rtp", "resampler", "plc", "concealment", "mixer", "jitter", "tsm", "playout"]

@@ -37,6 +37,8 @@ cdef enum:
     JB_RUN_US = 300000          # unless it lasts this long: a real step in the path delay
     JB_CLIP_MIN_N = 64          # bursts are recognised once the window has this many
     JB_MAX_FRAMES = 65535       # frames per packet (frame_bytes > 0)
+    JB_REWIND_US = 4000000      # adapt="tsm": a late packet rewinds the playout point this far,
+    JB_REWIND_MIN_US = 60000    # once this much was skipped (a stall or spike, not one late packet)
 
 ctypedef struct jb_entry_t:
     int64_t ts                  # extended timestamp of the first frame
@@ -85,6 +87,7 @@ ctypedef struct jb_t:
     int64_t frame_bytes
     int32_t cap                 # maxjitterpackets
     int64_t margin_us
+    int tsm                     # adapt="tsm": never drop/insert for adaptation, hold instead
     # stream
     int started
     uint32_t ssrc
@@ -106,6 +109,10 @@ ctypedef struct jb_t:
     int64_t lp_end
     int64_t lp_span
     int32_t idle                # ticks since the last frame played
+    int has_p                   # last_p is valid
+    int64_t last_p              # playout offset of the last FRAME/MISSING tick (us)
+    int gap_valid               # adapt="tsm": frames skipped unplayed since the last played one,
+    int64_t gap_ts              # the first of them: a late packet from there on rewinds
     # absurd-timestamp candidate
     int cand_valid
     uint16_t cand_seq
@@ -140,6 +147,10 @@ cdef void jb_get(jb_t* j, int64_t now_us, int quiet, jb_frame_t* out) noexcept n
 cdef int64_t jb_target(const jb_t* j) noexcept nogil
 cdef int64_t jb_min_transit(const jb_t* j) noexcept nogil
 cdef int64_t jb_ts_us(const jb_t* j, int64_t ext) noexcept nogil
+# adapt="tsm": the last playout offset minus the grow target (us; 0 before any)
+cdef int64_t jb_delay_error(const jb_t* j) noexcept nogil
+# 1 if the frame due next is buffered (a get() now would return it)
+cdef int jb_ready(jb_t* j) noexcept nogil
 
 
 cdef class JitterBuffer:
@@ -149,6 +160,7 @@ cdef class JitterBuffer:
     cdef readonly int frame_bytes
     cdef readonly int jittersize
     cdef readonly int maxjitterpackets
+    cdef readonly str adapt
 
     cdef object _put(self, int seq, uint32_t ts, int marker, object payload, double arrival,
                      uint32_t ssrc)

@@ -29,6 +29,13 @@ most 8 clipped samples per burst, so one stall barely moves the target; a burst
 lasting over 300 ms of arrival time is a real step in the path delay and counts in
 full. The playout clock runs on through a stall: the stale packets are late.
 
+``adapt="tsm"`` (used by :class:`_media.playout.Playout`): the buffer never drops a
+frame or inserts SILENCE to adapt; it holds or skips exactly as above when a frame
+is missing and reports :attr:`JitterBuffer.delay_error_ms` for the caller to
+time-scale the audio. Once 60 ms of frames were skipped unplayed (a stall or a
+spike), a packet from that gap rewinds the playout point (up to 4 s) instead of
+being late: the backlog is played and the caller accelerates it away.
+
 Overflow (``maxjitterpackets`` packets buffered) drops the *oldest* packet (the
 incoming one if it is the oldest) and moves the playout point past it, so the
 buffer stays current. The pure-Python twin :mod:`_media.reference.jitter` makes
@@ -140,7 +147,8 @@ _TUNING = dict(WINDOW=JB_WINDOW, NBINS=JB_NBINS, BIN_US=JB_BIN_US, SEEN=JB_SEEN,
                MAX_SKEW_US=JB_MAX_SKEW_US, CAND_TOL_US=JB_CAND_TOL_US, CAND_SEQ=JB_CAND_SEQ,
                HANGOVER=JB_HANGOVER, DROP_LOUD=JB_DROP_LOUD, CLIP_US=JB_CLIP_US,
                BURST_MAX=JB_BURST_MAX, RUN_US=JB_RUN_US, CLIP_MIN_N=JB_CLIP_MIN_N,
-               MAX_FRAMES=JB_MAX_FRAMES, EXT_LIMIT=JB_EXT_LIMIT)
+               MAX_FRAMES=JB_MAX_FRAMES, EXT_LIMIT=JB_EXT_LIMIT,
+               REWIND_US=JB_REWIND_US, REWIND_MIN_US=JB_REWIND_MIN_US)
 
 cdef tuple _RESULTS = tuple(PutResult)
 cdef tuple _KINDS = tuple(Kind)
@@ -194,6 +202,13 @@ cdef class JitterBuffer:
         jittersize: 0 (no jitter buffering: minimal delay) .. 6 (most conservative).
         maxjitterpackets: hard cap on buffered packets (1 .. 4096); beyond it the
             oldest packet is dropped (OVERFLOW).
+        adapt: ``"frame"`` (the buffer adapts itself by whole frames, as above) or
+            ``"tsm"``: it never drops a frame or inserts SILENCE to adapt. It holds the
+            playout point while the due frame is missing (MISSING, SILENCE after a
+            hangover) until it or a later frame arrives; a missing frame with later ones
+            here is concealed and skipped once the playout offset reaches the target.
+            The caller adapts by time-scale modification (:mod:`_media.tsm`) steered by
+            :attr:`delay_error_ms`, passing as ``now`` the time the frame starts playing.
 
     TypeError for a wrong argument type, ValueError for a value out of range; bad
     packets are counted and dropped, never raised. Not thread-safe.
@@ -203,7 +218,7 @@ cdef class JitterBuffer:
         self.j = NULL
 
     def __init__(self, clock_rate=8000, frame_samples=160, frame_bytes=0, jittersize=3,
-                 maxjitterpackets=99):
+                 maxjitterpackets=99, adapt="frame"):
         cdef int64_t cr = _uint(clock_rate, "clock_rate", 1 << 20)
         cdef int64_t fs = _uint(frame_samples, "frame_samples", 1 << 20)
         cdef int64_t fb = _uint(frame_bytes, "frame_bytes", 1 << 20)
@@ -217,6 +232,10 @@ cdef class JitterBuffer:
             raise ValueError("maxjitterpackets must be >= 1")
         if not 1000 <= fs * 1000000 // cr <= 1000000:
             raise ValueError("frame duration must be 1 ms .. 1 s")
+        if not isinstance(adapt, str):
+            raise TypeError(f"adapt must be a str, not {type(adapt).__name__}")
+        if adapt not in ("frame", "tsm"):
+            raise ValueError(f"adapt must be 'frame' or 'tsm', got {adapt!r}")
         if self.j != NULL:
             self._free()
         grow, shrink, margin = PARAMS[js]
@@ -225,6 +244,8 @@ cdef class JitterBuffer:
             raise MemoryError()
         self.clock_rate, self.frame_samples, self.frame_bytes = cr, fs, fb
         self.jittersize, self.maxjitterpackets = js, cap
+        self.adapt = adapt
+        self.j.tsm = adapt == "tsm"
 
     def __dealloc__(self):
         self._free()
@@ -320,6 +341,24 @@ cdef class JitterBuffer:
             res = (_KINDS[f.kind], None, f.ts)
         self._bury()
         return res
+
+    @property
+    def delay_error_ms(self):
+        """Playout offset of the last FRAME/MISSING tick minus the grow target, in ms.
+
+        Negative: the delay should grow (expand); positive: it may shrink by that
+        much (accelerate). 0.0 before the first frame and after a reset.
+        """
+        if self.j == NULL:
+            raise RuntimeError("JitterBuffer not initialised")
+        return jb_delay_error(self.j) / 1000.0
+
+    @property
+    def ready(self):
+        """True if the frame due next is buffered (``get()`` would play it now)."""
+        if self.j == NULL:
+            raise RuntimeError("JitterBuffer not initialised")
+        return jb_ready(self.j) != 0
 
     def reset(self):
         """Forget the stream (buffer, timing, adaptation); counters are kept, ``resets`` + 1."""

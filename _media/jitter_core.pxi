@@ -107,6 +107,10 @@ cdef int64_t jb_target(const jb_t* j) noexcept nogil:
     return (j.est.anchor + j.est.qb[0]) * JB_BIN_US + j.margin_us
 
 
+cdef int64_t jb_delay_error(const jb_t* j) noexcept nogil:
+    return j.last_p - jb_target(j) if j.has_p else 0
+
+
 cdef inline int64_t _target_down(const jb_t* j) noexcept nogil:
     return (j.est.anchor + j.est.qb[1]) * JB_BIN_US + j.margin_us
 
@@ -173,6 +177,10 @@ cdef void _clear(jb_t* j) noexcept nogil:
     j.playing = 0
     j.lp_seq = j.lp_end = j.lp_span = 0
     j.idle = 0
+    j.has_p = 0
+    j.last_p = 0
+    j.gap_valid = 0
+    j.gap_ts = 0
     j.cand_valid = 0
     j.cand_payload = NULL
     j.burst = 0
@@ -266,6 +274,12 @@ cdef int _accept(jb_t* j, uint16_t seq, uint32_t ts, int marker, void* payload, 
     rtp_jitter_update(&j.jit, ts, <double>arr / 1000000.0)
     _record(j, transit, arr)
     end = ext + n * F
+    if (j.tsm and j.playing and j.gap_valid and j.gap_ts <= ext < j.play_ts
+            and jb_ts_us(j, j.play_ts - ext) <= JB_REWIND_US
+            and jb_ts_us(j, j.play_ts - j.gap_ts) >= JB_REWIND_MIN_US):
+        # nothing was played since its frame was skipped: rewind the playout point and
+        # play it late rather than never (the caller accelerates the delay away)
+        j.play_ts = ext
     if j.playing and ext < j.play_ts:
         if end <= j.play_ts:
             if _is_start(j, sext, ext, marker) and _first_pending(j, sext):
@@ -418,6 +432,7 @@ cdef void _play(jb_t* j, int64_t fts, jb_frame_t* out) noexcept nogil:
     j.play_ts = fts + j.fs
     j.playing = 1
     j.idle = 0
+    j.gap_valid = 0
     j.c.played += 1
 
 
@@ -425,6 +440,73 @@ cdef inline void _out(jb_t* j, jb_frame_t* out, int kind, int64_t ts) noexcept n
     out.kind = kind
     out.ts = <uint32_t>(ts + j.origin)
     out.payload = NULL
+
+
+cdef int jb_ready(jb_t* j) noexcept nogil:
+    cdef jb_entry_t* h
+    if not j.started or not j.playing or j.rcount == 0:
+        return 0
+    h = _at(j, 0)
+    if h.used == 0 and _is_start(j, h.seq, h.ts, h.marker):
+        return 0
+    return h.ts + h.used * j.fs < j.play_ts + j.fs
+
+
+cdef inline void _skip(jb_t* j) noexcept nogil:
+    # adapt="tsm": the frame at play_ts goes unplayed; remember where the skipping began
+    if not j.gap_valid:
+        j.gap_valid = 1
+        j.gap_ts = j.play_ts
+    j.play_ts += j.fs
+
+
+cdef void _get_tsm(jb_t* j, int64_t now_us, jb_frame_t* out) noexcept nogil:
+    # adapt="tsm": no frame dropped, no SILENCE inserted to adapt (the caller time-scales
+    # the audio towards the target); skipped frames that still arrive rewind (jb_put)
+    cdef int64_t F = j.fs, ts = j.play_ts, fts
+    cdef jb_entry_t* h
+    if j.rcount == 0:
+        if not j.playing:
+            _out(j, out, JB_SILENCE, ts)
+            return
+        j.idle += 1
+        if j.idle > JB_HANGOVER:
+            _skip(j)
+            _out(j, out, JB_SILENCE, ts)
+            return
+        j.c.concealed += 1
+        j.has_p = 1
+        j.last_p = now_us - jb_ts_us(j, ts)
+        if j.last_p < jb_target(j):
+            j.c.inserted += 1   # hold: the frame may still come
+        else:
+            _skip(j)
+        _out(j, out, JB_MISSING, ts)
+        return
+    h = _at(j, 0)
+    fts = h.ts + h.used * F
+    if not j.playing or (h.used == 0 and _is_start(j, h.seq, h.ts, h.marker)):
+        if now_us - jb_ts_us(j, fts) >= jb_target(j):
+            j.has_p = 1
+            j.last_p = now_us - jb_ts_us(j, fts)
+            _play(j, fts, out)
+            return
+        j.idle += 1
+        j.play_ts = ts + F if ts + F < fts else fts
+        _out(j, out, JB_SILENCE, ts)
+        return
+    j.has_p = 1
+    j.last_p = now_us - jb_ts_us(j, ts)
+    if fts < ts + F:
+        _play(j, fts, out)
+        return
+    j.c.concealed += 1
+    j.idle += 1
+    if j.last_p < jb_target(j):
+        j.c.inserted += 1   # hold: it may be reordered, still in flight
+    else:
+        _skip(j)
+    _out(j, out, JB_MISSING, ts)
 
 
 cdef void jb_get(jb_t* j, int64_t now_us, int quiet, jb_frame_t* out) noexcept nogil:
@@ -438,6 +520,9 @@ cdef void jb_get(jb_t* j, int64_t now_us, int quiet, jb_frame_t* out) noexcept n
         out.kind = JB_SILENCE
         out.ts = 0
         out.payload = NULL
+        return
+    if j.tsm:
+        _get_tsm(j, now_us, out)
         return
     if j.rcount == 0:
         if not j.playing:

@@ -9,6 +9,12 @@ against the clean source. :func:`report` is the side-by-side table that
 The tick loop is what a softphone's media thread does every 20 ms: hand the
 jitter buffer every packet that arrived since the last tick, take one frame,
 decode it or conceal it. Both buffers see identical packets at identical ticks.
+"ours" is :class:`_media.jitter.JitterBuffer` in its default frame mode in the plain
+loop (it drops/inserts whole frames at quiet ticks); "ours-tsm" is
+:class:`_media.playout.Playout` (jitter buffer in ``adapt="tsm"`` mode, decode,
+concealment and NetEq-style accelerate / preemptive expand); "speexdsp" is
+libspeexdsp's buffer in the plain loop (its INSERTION ticks play concealment).
+The delay of a tick is ``now`` minus the send time of the first sample it plays.
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ class Result:
     delays_ms: np.ndarray  # playout-point delay at each tick that played or concealed a frame
     audio: np.ndarray = field(repr=False)
     pesq: float = float("nan")
+    stats: object = field(default=None, repr=False)  # "ours": the Playout's PlayoutStats
 
     @property
     def late_loss_pct(self) -> float:
@@ -54,6 +61,9 @@ class Result:
     @property
     def p95_delay_ms(self) -> float:
         return float(np.percentile(self.delays_ms, 95)) if len(self.delays_ms) else float("nan")
+
+
+PLAYOUT_OPTIONS: dict = {}       # keyword arguments of Playout for "ours-tsm" (tuning runs)
 
 
 class _Ours:
@@ -88,6 +98,7 @@ class _Speex:
         return self.jb.get()
 
 
+# buffers played through the plain tick loop; "ours-tsm" is _media.playout.Playout (_run_playout)
 JITTER_BUFFERS: dict[str, Callable[[], object]] = {"ours": _Ours, "speexdsp": _Speex}
 
 
@@ -99,7 +110,9 @@ def _default_concealer():
 
 def run(spec: TraceSpec, jb: str = "ours", concealer: Callable[[], object] | None = None,
         source: np.ndarray | None = None, with_pesq: bool = True) -> Result:
-    """Play ``spec`` through jitter buffer ``jb`` ("ours" or "speexdsp")."""
+    """Play ``spec`` through jitter buffer ``jb`` ("ours", "ours-tsm" or "speexdsp")."""
+    if jb != "ours-tsm" and jb not in JITTER_BUFFERS:
+        raise ValueError(f"unknown jitter buffer {jb!r}")
     src = speech(RATE, spec.seconds) if source is None else source
     pkts = make_trace(spec)
     n = len(pkts)
@@ -109,8 +122,13 @@ def run(spec: TraceSpec, jb: str = "ours", concealer: Callable[[], object] | Non
     for p in pkts:
         send[p.index] = p.send
     arrivals = [p for p in pkts if p.arrival is not None]
-    buf = JITTER_BUFFERS[jb]()
     conc = (concealer or _default_concealer)()
+    if jb == "ours-tsm":
+        res = _run_playout(spec, src, coded, send, arrivals, n, conc)
+        if with_pesq:
+            res.pesq = pesq_nb(src, res.audio)
+        return res
+    buf = JITTER_BUFFERS[jb]()
     out = []
     delays = []
     played: set[int] = set()
@@ -158,6 +176,45 @@ def run(spec: TraceSpec, jb: str = "ours", concealer: Callable[[], object] | Non
     return res
 
 
+def _run_playout(spec: TraceSpec, src, coded, send, arrivals, n: int, conc) -> Result:
+    from _media.jitter import Kind
+    from _media.playout import Playout
+
+    po = Playout(RATE, FRAME, concealer=conc, **PLAYOUT_OPTIONS)
+    out = []
+    delays = []
+    played: set[int] = set()
+    concealed = concealed_at_last_frame = 0
+    t0 = arrivals[0].arrival
+    k_next = 0
+    for tick in range(n + int(3.0 / FRAME_S)):
+        now = t0 + tick * FRAME_S
+        while k_next < len(arrivals) and arrivals[k_next].arrival <= now:
+            p = arrivals[k_next]
+            po.put(p.seq, p.timestamp, k_next == 0, coded[p.index * FRAME:(p.index + 1) * FRAME],
+                   p.arrival)
+            k_next += 1
+        out.append(po.tick(now))
+        for kind, ts in po.pulled:
+            idx = ((ts - TS0) & 0xFFFFFFFF) // FRAME
+            if kind == Kind.FRAME:
+                if idx in played:
+                    raise AssertionError(f"ours-tsm: frame {idx} played twice")
+                played.add(idx)
+                concealed_at_last_frame = concealed
+            elif kind == Kind.MISSING:
+                concealed += 1
+        if po.playout_ts is not None:
+            s = (po.playout_ts - TS0) & 0xFFFFFFFF
+            if s // FRAME < n:
+                delays.append(1000.0 * (now - send[s // FRAME] - (s % FRAME) / RATE))
+    arrived = {p.index for p in arrivals}
+    res = Result(spec.name, "ours-tsm", n, n - len(arrivals), len(arrived - played), len(played),
+                 concealed_at_last_frame, np.array(delays), np.concatenate(out))
+    res.stats = po.stats
+    return res
+
+
 def pesq_nb(ref: np.ndarray, deg: np.ndarray) -> float:
     """Narrowband PESQ (P.862, MOS-LQO) of ``deg`` against ``ref`` at 8 kHz.
 
@@ -180,15 +237,15 @@ def pesq_nb(ref: np.ndarray, deg: np.ndarray) -> float:
 
 
 def report(traces: list[TraceSpec] = TRACES) -> tuple[str, list[str], list[list[str]]]:
-    """The ours vs speexdsp table: (title, headers, rows)."""
+    """The ours (frame mode) / ours (time-scaling) / speexdsp table: (title, headers, rows)."""
     rows = []
     for spec in traces:
-        a = run(spec, "ours")
-        b = run(spec, "speexdsp")
+        r = [run(spec, jb) for jb in ("ours", "ours-tsm", "speexdsp")]
         rows.append([spec.name,
-                     f"{a.mean_delay_ms:.1f} / {b.mean_delay_ms:.1f}",
-                     f"{a.p95_delay_ms:.1f} / {b.p95_delay_ms:.1f}",
-                     f"{a.late_loss_pct:.2f} / {b.late_loss_pct:.2f}",
-                     f"{a.pesq:.2f} / {b.pesq:.2f}"])
-    return ("Jitter buffer + PLC on network traces (ours / speexdsp; G.711 u-law, 20 ms)",
+                     " / ".join(f"{x.mean_delay_ms:.1f}" for x in r),
+                     " / ".join(f"{x.p95_delay_ms:.1f}" for x in r),
+                     " / ".join(f"{x.late_loss_pct:.2f}" for x in r),
+                     " / ".join(f"{x.pesq:.2f}" for x in r)])
+    return ("Jitter buffer + PLC on network traces (ours frames / ours time-scaling / speexdsp; "
+            "G.711 u-law, 20 ms)",
             ["trace", "mean delay ms", "p95 delay ms", "late-loss %", "PESQ"], rows)

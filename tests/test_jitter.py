@@ -108,7 +108,7 @@ def test_enums_and_defaults():
     (dict(frame_samples=80000), ValueError), (dict(jittersize=7), ValueError),
     (dict(jittersize=-1), ValueError), (dict(maxjitterpackets=0), ValueError),
     (dict(maxjitterpackets=5000), ValueError), (dict(frame_bytes=-1), ValueError),
-    (dict(jittersize=None), TypeError),
+    (dict(jittersize=None), TypeError), (dict(adapt=1), TypeError), (dict(adapt="drop"), ValueError),
 ])
 def test_constructor_errors(kw, exc):
     for cls in (JitterBuffer, R.JitterBuffer):
@@ -583,9 +583,11 @@ def random_trace(seed):
     return kw, out, rng
 
 
+@pytest.mark.parametrize("adapt", ["frame", "tsm"])
 @pytest.mark.parametrize("seed", range(40))
-def test_kernel_equals_reference(seed):
+def test_kernel_equals_reference(seed, adapt):
     kw, ev, rng = random_trace(seed)
+    kw["adapt"] = adapt
     a, b = JitterBuffer(**kw), R.JitterBuffer(**kw)
     k = 0
     now = ev[0][0] + rng.uniform(-0.05, 0.05)
@@ -600,10 +602,74 @@ def test_kernel_equals_reference(seed):
             assert ra == rb, (seed, k)
             k += 1
         q = rng.random() < 0.1
+        assert a.ready == b.ready, (seed, now)
         ga, gb = a.get(now, q), b.get(now, q)
         assert ga == gb, (seed, now)
+        assert a.delay_error_ms == b.delay_error_ms, (seed, now)
         if rng.random() < 0.002:
             a.reset()
             b.reset()
         now += 0.02 + rng.uniform(-0.002, 0.002)
     assert dataclasses.asdict(a.stats) == b.stats
+
+
+# --------------------------------------------------------------------------- adapt="tsm"
+
+def test_tsm_mode_never_drops_or_inserts_silence_to_adapt():
+    # a stream whose delay first needs to grow, then could shrink a lot: frame mode drops
+    # frames and inserts silence; tsm mode only reports the error
+    rng = np.random.default_rng(5)
+    jit = np.concatenate([np.abs(rng.normal(0, 0.04, 300)), np.abs(rng.normal(0, 0.002, 700))])
+    pk = packets(1000, jitter=list(jit))
+    jb = JitterBuffer(8000, FS, adapt="tsm")
+    out = play(jb, pk, quiet=lambda t: True)
+    idx = frames(out)
+    assert_in_order(idx)
+    # every frame either played or arrived after it was given up (late): none dropped
+    assert len(idx) + jb.stats.late == 1000
+    assert jb.stats.dropped_for_adaptation == 0
+    assert jb.delay_error_ms > 20                   # the jitter went away: shrink by TSM
+    ref = JitterBuffer(8000, FS)
+    play(ref, pk, quiet=lambda t: True)
+    assert ref.stats.dropped_for_adaptation > 0
+
+
+def test_tsm_delay_error_sign_and_ready():
+    jb = JitterBuffer(8000, FS, adapt="tsm")
+    assert jb.delay_error_ms == 0.0 and not jb.ready
+    for a, seq, ts, m, data, ssrc in packets(50):
+        jb.put(seq, ts, m, data, a)
+    assert not jb.ready                             # a talkspurt start waits for the target
+    kind, _, _ = jb.get(0.04)
+    assert kind == Kind.FRAME and jb.ready
+    # pulled late (a larger playout offset) the error grows by that much
+    e0 = jb.delay_error_ms
+    jb.get(0.04 + FRAME_S + 0.1)
+    assert jb.delay_error_ms == pytest.approx(e0 + 100, abs=0.01)
+    jb.get(0.04 + 2 * FRAME_S - 0.01)
+    assert jb.delay_error_ms == pytest.approx(e0 - 10, abs=0.01)
+
+
+def test_tsm_stall_backlog_rewinds_and_plays():
+    # 1 s stall: frame mode drops the backlog as late, tsm mode rewinds and plays it all
+    pk = packets(200)
+    for p in pk[50:100]:
+        p[0] = 1.0 + 0.04 + 50 * FRAME_S + (p[2] - pk[50][2]) * 1e-7
+    for adapt, want_late in (("frame", True), ("tsm", False)):
+        jb = JitterBuffer(8000, FS, adapt=adapt)
+        idx = frames(play(jb, pk, ticks=320))
+        assert_in_order(idx)
+        assert (jb.stats.late > 40) == want_late, adapt
+        if adapt == "tsm":
+            assert idx == list(range(200))
+
+
+def test_tsm_single_late_packet_is_late_not_rewound():
+    # one frame concealed and skipped then arriving: no rewind for a lone straggler
+    pk = packets(100)
+    pk[40][0] += 0.2
+    jb = JitterBuffer(8000, FS, adapt="tsm")
+    out = play(jb, pk)
+    idx = frames(out)
+    assert_in_order(idx)
+    assert 40 not in idx and jb.stats.late == 1

@@ -56,6 +56,8 @@ RUN_US = 300_000        # unless it lasts longer than this (arrival time): a rea
 CLIP_MIN_N = 64         # bursts are only recognised once the window has this many samples
 
 MAX_FRAMES = 65535      # frames per packet (frame_bytes > 0)
+REWIND_US = 4_000_000  # adapt="tsm": a late packet rewinds the playout point this far,
+REWIND_MIN_US = 60_000  # once this much was skipped (a stall or spike, not one late packet)
 EXT_LIMIT = 1 << 40     # extended timestamps stay far from int64 overflow (the kernel's)
 
 # Per jittersize 0..6: late fraction (per 10 000 packets) above which the delay grows,
@@ -216,7 +218,7 @@ class JitterBuffer:
     """Reference twin of :class:`_media.jitter.JitterBuffer` (same arguments, same results)."""
 
     def __init__(self, clock_rate=8000, frame_samples=160, frame_bytes=0, jittersize=3,
-                 maxjitterpackets=99):
+                 maxjitterpackets=99, adapt="frame"):
         self.clock_rate = _int(clock_rate, "clock_rate", 1 << 20)
         self.frame_samples = _int(frame_samples, "frame_samples", 1 << 20)
         self.frame_bytes = _int(frame_bytes, "frame_bytes", 1 << 20)
@@ -231,6 +233,11 @@ class JitterBuffer:
         self.frame_us = self.frame_samples * 1000000 // self.clock_rate
         if self.frame_us < 1000 or self.frame_us > 1000000:
             raise ValueError("frame duration must be 1 ms .. 1 s")
+        if not isinstance(adapt, str):
+            raise TypeError(f"adapt must be a str, not {type(adapt).__name__}")
+        if adapt not in ("frame", "tsm"):
+            raise ValueError(f"adapt must be 'frame' or 'tsm', got {adapt!r}")
+        self.adapt = adapt
         self.late_up, self.late_down, self.margin_us = PARAMS[self.jittersize]
         self.c = dict(received=0, played=0, late=0, duplicates=0, discarded=0, bad=0,
                       concealed=0, dropped_for_adaptation=0, inserted_for_adaptation=0, resets=0)
@@ -254,6 +261,8 @@ class JitterBuffer:
         self.lp_end = 0
         self.lp_span = 0
         self.idle = 0
+        self.last_p = None       # playout offset of the last FRAME/MISSING tick (adapt="tsm")
+        self.gap_ts = None       # adapt="tsm": first frame skipped unplayed since the last played
         self.cand = None
         self.burst = 0           # samples recorded in the current burst
         self.burst_start = 0
@@ -379,6 +388,12 @@ class JitterBuffer:
         self._record(transit, arr)
         end = ext + n * F
         used = 0
+        if (self.adapt == "tsm" and self.playing and self.gap_ts is not None
+                and self.gap_ts <= ext < self.play_ts
+                and self._ts_us(self.play_ts - ext) <= REWIND_US
+                and self._ts_us(self.play_ts - self.gap_ts) >= REWIND_MIN_US):
+            # nothing was played since its frame was skipped: rewind and play it late
+            self.play_ts = ext
         if self.playing and ext < self.play_ts:
             if end <= self.play_ts:
                 if self._is_start(sext, ext, marker) and self._first_pending(sext):
@@ -460,6 +475,8 @@ class JitterBuffer:
         Fus = self.frame_us
         if not self.started:
             return (Kind.SILENCE, None, 0)
+        if self.adapt == "tsm":
+            return self._get_tsm(now_us)
         buf = self.buf
         ts = self.play_ts
         if not buf:
@@ -516,6 +533,65 @@ class JitterBuffer:
         self.play_ts = ts + F
         return (Kind.MISSING, None, self._out_ts(ts))
 
+    def _get_tsm(self, now_us):
+        # never drop or insert to adapt: the caller time-scales the audio instead
+        c = self.c
+        F = self.frame_samples
+        buf = self.buf
+        ts = self.play_ts
+        if not buf:
+            if not self.playing:
+                return (Kind.SILENCE, None, self._out_ts(ts))
+            self.idle += 1
+            if self.idle > HANGOVER:
+                self._skip()
+                return (Kind.SILENCE, None, self._out_ts(ts))
+            c["concealed"] += 1
+            self.last_p = now_us - self._ts_us(ts)
+            if self.last_p < self._target():
+                c["inserted_for_adaptation"] += 1   # hold: the frame may still come
+            else:
+                self._skip()
+            return (Kind.MISSING, None, self._out_ts(ts))
+        h = buf[0]
+        fts = h.ts + h.used * F
+        if not self.playing or (h.used == 0 and self._is_start(h.seq, h.ts, h.marker)):
+            if now_us - self._ts_us(fts) >= self._target():
+                self.last_p = now_us - self._ts_us(fts)
+                return self._play(h, fts)
+            self.idle += 1
+            self.play_ts = min(ts + F, fts)
+            return (Kind.SILENCE, None, self._out_ts(ts))
+        self.last_p = p = now_us - self._ts_us(ts)
+        if fts < ts + F:
+            return self._play(h, fts)
+        c["concealed"] += 1
+        self.idle += 1
+        if p < self._target():
+            c["inserted_for_adaptation"] += 1   # hold: it may be reordered, still in flight
+        else:
+            self._skip()
+        return (Kind.MISSING, None, self._out_ts(ts))
+
+    def _skip(self):
+        # the frame at play_ts goes unplayed; a late packet from gap_ts on rewinds (_accept)
+        if self.gap_ts is None:
+            self.gap_ts = self.play_ts
+        self.play_ts += self.frame_samples
+
+    @property
+    def delay_error_ms(self) -> float:
+        return 0.0 if self.last_p is None else (self.last_p - self._target()) / 1000.0
+
+    @property
+    def ready(self) -> bool:
+        if not self.started or not self.playing or not self.buf:
+            return False
+        h = self.buf[0]
+        if h.used == 0 and self._is_start(h.seq, h.ts, h.marker):
+            return False
+        return h.ts + h.used * self.frame_samples < self.play_ts + self.frame_samples
+
     def _next_frame(self, h, fts):
         if h.used + 1 < h.n:
             return (h, fts + self.frame_samples)
@@ -543,6 +619,7 @@ class JitterBuffer:
         self.play_ts = fts + self.frame_samples
         self.playing = True
         self.idle = 0
+        self.gap_ts = None
         self.c["played"] += 1
         return (Kind.FRAME, data, self._out_ts(fts))
 
