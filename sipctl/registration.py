@@ -31,7 +31,11 @@ Rules (choices where the reference leaves one):
   than :data:`MIN_SPACING`.
 * rport: the top Via of each response gives :attr:`Registration.public_address`; the
   Contact of the next REGISTER uses it with ``use_rport`` 2/3 at once, with 1 once two
-  consecutive answers agree, never with 0/9.
+  consecutive answers agree, never with 0/9, and only for UDP registrations: over TCP/TLS
+  the address seen is our ephemeral outbound connection, not a reachable address.
+* :meth:`Registration.refresh_now` re-registers at once while registered (the UA calls it
+  when the registrar's connection or keep-alive flow fails); :meth:`Registration.set_contact`
+  moves a registration to another contact/transport (DNS failover to another target).
 * Unregister (:meth:`Registration.stop`): REGISTER with ``Expires: 0`` (``Contact: *``
   with ``unregister_all``), waiting at most ``waitforunregister``; an in-flight
   REGISTER is let finish first (RFC 3261 10.2: one REGISTER at a time), except with
@@ -123,6 +127,14 @@ class _Prefixed(logging.LoggerAdapter):  # type: ignore[type-arg]
         return (f"[{self.extra['call_id']}] {msg}" if self.extra else msg), kwargs
 
 
+def _uri_transport(uri: SipUri) -> str | None:
+    """The Via transport a contact's ``transport`` parameter implies (sips: means TLS)."""
+    t = (uri.transport or "").upper()
+    if uri.secure and t in ("", "TCP"):
+        return "TLS"
+    return t or None
+
+
 def _failure_reason(reason: str | BaseException) -> str:
     if isinstance(reason, TransactionTimeout):
         return "timeout"
@@ -138,7 +150,8 @@ class Registration:
 
     ``contact`` is our Contact URI (e.g. ``sip:alice@192.0.2.10:5060``); ``sent_by``
     is the Via ``host[:port]`` (default: the contact's), ``transport`` the Via
-    transport (default from the account: TCP, TLS or UDP). ``new_token`` returns a
+    transport (default: the contact's ``transport`` parameter, else from the account:
+    TCP, TLS or UDP). ``new_token`` returns a
     fresh random token (Call-ID, From tag, branch, cnonce); ``rand`` returns a float
     in [0, 1) for backoff jitter.
     """
@@ -153,8 +166,9 @@ class Registration:
         self.account = account
         self.settings = settings or RegistrationSettings()
         self.contact = uri
+        self._fixed_sent_by = sent_by
         self.sent_by = sent_by or uri.hostport
-        self.transport = (transport or account.transport_name).upper()
+        self.transport = (transport or _uri_transport(uri) or account.transport_name).upper()
         self._new_token = new_token
         self._rand = rand
         self._client: DigestClient | None = None
@@ -252,6 +266,39 @@ class Registration:
         self._resends = 0
         if not in_flight:
             self._send(now, unregister=True)
+
+    def refresh_now(self, now: float) -> bool:
+        """Re-register at once (same Call-ID, next CSeq) if registered and idle.
+
+        For a lost registrar connection or a failed keep-alive flow: the binding may be
+        gone (the registrar restarted) or unreachable. Does nothing (returns False) while a
+        REGISTER is in flight, while backing off after a failure (no hammering of a dead
+        server) or when not started.
+        """
+        if self._state is not State.REGISTERED or self._pending is not None:
+            return False
+        self._log.info("re-registering now (flow to the registrar lost)")
+        self._timer = None
+        self._resends = 0
+        self._set_state(State.REGISTERING)
+        self._send(now)
+        return True
+
+    def set_contact(self, contact: SipUri | str, transport: str | None = None) -> None:
+        """Use ``contact`` (and Via ``transport``) from the next REGISTER on.
+
+        For a move to another server target (DNS failover): the learned public address
+        is forgotten, it belonged to the old flow.
+        """
+        uri = parse_uri(contact) if isinstance(contact, str) else contact
+        if not isinstance(uri, SipUri):
+            raise LocalProtocolError(f"the contact must be a sip: or sips: URI, got {contact}")
+        self.contact = uri
+        self.sent_by = self._fixed_sent_by or uri.hostport
+        self.transport = (transport or _uri_transport(uri) or
+                          self.account.transport_name).upper()
+        self._contact_address = None
+        self.public_address = None
 
     def receive_response(self, response: Response, now: float) -> bool:
         """Feed a response of our REGISTER transaction; False if it is not ours (ignored)."""
@@ -502,6 +549,8 @@ class Registration:
             return
         seen = (top.received or top.host, port_seen or top.port or 5060)
         previous, self.public_address = self.public_address, seen
+        if self.transport != "UDP":
+            return  # a stream's rport is our ephemeral connection port: never a Contact
         mode = self.settings.use_rport
         if mode in (2, 3) or (mode == 1 and previous == seen):
             local = (self.contact.host, self.contact.port or 5060)
@@ -572,6 +621,16 @@ class Registrar:
         for reg in self._select(index):
             reg.stop(now)
         self._drain()
+
+    def refresh_now(self, now: float, index: int | None = None) -> list[int]:
+        """:meth:`Registration.refresh_now` for ``index`` or all; the indices refreshed."""
+        done = [reg.account.index for reg in self._select(index) if reg.refresh_now(now)]
+        self._drain()
+        return done
+
+    def by_call_id(self, call_id: str | None) -> Registration | None:
+        """The registration whose current Call-ID is ``call_id``, or None."""
+        return next((r for r in self._regs.values() if r.call_id == call_id), None)
 
     def receive_response(self, response: Response, now: float) -> bool:
         """Route a REGISTER response by Call-ID; False when no registration owns it."""

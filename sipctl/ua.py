@@ -13,11 +13,18 @@ One task pulls transport events and feeds them in; what the machines emit is sen
 (transaction events -> the Registrar; registration events -> :meth:`UserAgent.events`).
 Malformed requests get :func:`~sipctl.sip.message.make_400`; requests not handled yet
 get 405/501 (OPTIONS gets 200). No exception escapes into the loop: each is logged.
+
+Server names are resolved per RFC 3263 (:class:`SipResolver`); each account walks its
+ordered targets with a :class:`Failover`: a REGISTER transaction that times out, fails in
+the transport or gets a 503 moves the account to the next target for its next attempt
+(after the last target, back to the first). Once an account is registered, keep-alives
+(``keepalivetype``/``keepaliveival`` of the :class:`TransportConfig`) run towards its
+registrar target (one per flow); a :class:`ConnectionLost` of that stream connection or a
+:class:`KeepAliveFailed` on that flow re-registers the accounts using it at once.
 """
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import secrets
@@ -26,15 +33,19 @@ from typing import AsyncIterator, Callable, Iterable
 
 from .accounts import Account, RegistrationSettings
 from .registration import Registrar, State
-from .registration_events import RegistrationEvent, SendRegister
+from .registration_events import Registered, RegistrationEvent, SendRegister, Unregistered
 from .sip.errors import ParseError
 from .sip.message import MessageError, Request, Response, check_request, make_400, make_response
 from .sip.timers import DEFAULT_TIMER
 from .sip.transaction import (RequestReceived, ResponseReceived, SendMessage, Terminated,
                               TransactionKey, TransactionLayer, TransactionTimedOut,
                               TransportFailed)
-from .transport import (MessageReceived, ParseFailed, SipResolver, Target, Transport,
-                        TransportConfig, TransportManager)
+from .transport import (ConnectionLost, Failover, KeepAliveFailed, MessageReceived,
+                        ParseFailed, SipResolver, Target, Transport, TransportConfig,
+                        TransportManager)
+from .transport.base import normalize_address
+from .transport.dns import should_failover
+from .transport.keepalive import KeepAlive
 
 __all__ = ["UserAgent", "ALLOWED_METHODS"]
 
@@ -79,6 +90,9 @@ class UserAgent:
         self._resolver = resolver
         self._rng = random.SystemRandom()
         self._targets: dict[int, Target] = {}
+        self._failovers: dict[int, Failover] = {}
+        #: Keep-alives running, by registrar target (one per flow).
+        self.keepalives: dict[Target, KeepAlive] = {}
         self._server_transport: dict[TransactionKey, Transport] = {}
         self._rx_transport: Transport | None = None
         self._reg_events: asyncio.Queue[RegistrationEvent] = asyncio.Queue()
@@ -98,16 +112,13 @@ class UserAgent:
         await self.manager.start()
         try:
             for acc in self.accounts:
-                self._targets[acc.index] = await self._resolve(acc)
-            settings = self.settings
-            if (self.accounts and settings.use_rport in (1, 2, 3)
-                    and all(t.transport != "UDP" for t in self._targets.values())):
-                # Over a stream the rport/received port is our ephemeral outbound port, not
-                # a reachable address: request rport but never rewrite the Contact with it.
-                settings = dataclasses.replace(settings, use_rport=9)
+                failover = Failover(await self._resolve(acc))
+                self._failovers[acc.index] = failover
+                assert failover.current is not None
+                self._targets[acc.index] = failover.current
             self.registrar = Registrar(self.accounts, self._contact_for,
                                        new_token=lambda: secrets.token_hex(8),
-                                       rand=self._rng.random, settings=settings)
+                                       rand=self._rng.random, settings=self.settings)
         except BaseException:
             await self.manager.close()
             raise
@@ -139,6 +150,7 @@ class UserAgent:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = self._timer_at = None
+        self.keepalives.clear()  # manager.close() stops them
         if self._task is not None:
             self._task.cancel()
             try:
@@ -174,12 +186,15 @@ class UserAgent:
         assert self._loop is not None
         return self._loop.time()
 
-    async def _resolve(self, acc: Account) -> Target:
+    async def _resolve(self, acc: Account) -> list[Target]:
         transport = acc.transport if acc.transport in (0, 1, 2) else 0
         resolver = self._resolver or SipResolver(transport=transport,
                                                  supported=self.manager.names, rng=self._rng)
-        targets = await resolver.resolve(acc.proxy or acc.server)
-        return targets[0]
+        return await resolver.resolve(acc.proxy or acc.server)
+
+    def target(self, index: int = 1) -> Target:
+        """The server target account ``index`` uses now."""
+        return self._targets[index]
 
     def _contact_for(self, acc: Account) -> str:
         target = self._targets[acc.index]
@@ -277,8 +292,52 @@ class UserAgent:
             response = make_400(source, to_tag=secrets.token_hex(6), warn_agent=self.user_agent)
             if response is not None:
                 self._send_bytes(response.serialize(), event.transport, event.source, None)
+        elif isinstance(event, ConnectionLost):
+            self._flow_lost(event.peer, event.transport, "connection lost")
+        elif isinstance(event, KeepAliveFailed):
+            self._flow_lost(event.peer, event.transport, "keep-alive failed")
         else:
             _log.debug("transport event %r", event)
+
+    def _flow_lost(self, peer: tuple[str, int] | None, transport: Transport | None,
+                   why: str) -> None:
+        """The flow to ``peer`` failed: re-register the accounts registered over it."""
+        reg = self.registrar
+        if reg is None or peer is None or transport is None:
+            return
+        if not transport.reliable and why == "connection lost":
+            return  # an ICMP error on the shared UDP socket: Timer F will tell
+        peer = normalize_address(peer)
+        for index, target in self._targets.items():
+            try:
+                same = (self.manager.pick(target) is transport
+                        and normalize_address(target.address) == peer)
+            except Exception:  # noqa: BLE001 - transport not open
+                same = False
+            if same and reg.refresh_now(self._now(), index):
+                _log.info("%s to %s: re-registering account %d", why, target, index)
+
+    def _failover(self, call_id: str | None, error: object) -> None:
+        """A REGISTER of the account with ``call_id`` failed: next attempt, next target."""
+        assert self.registrar is not None
+        registration = self.registrar.by_call_id(call_id)
+        if registration is None or not should_failover(error):  # type: ignore[arg-type]
+            return
+        index = registration.account.index
+        failover = self._failovers.get(index)
+        if failover is None or len(failover.targets) < 2:
+            return
+        old = failover.current
+        new = failover.failover(error)  # type: ignore[arg-type]
+        if new is None:  # every target failed: start over with the first
+            failover = self._failovers[index] = Failover(failover.targets)
+            new = failover.current
+        assert new is not None
+        _log.info("account %d: %s failed (%s); next attempt via %s", index, old, error, new)
+        self._targets[index] = new
+        if old is None or new.transport != old.transport or new.host != old.host:
+            registration.set_contact(self._contact_for(registration.account), new.transport)
+        self._stop_keepalives()
 
     def _on_transaction_event(self, event: object) -> None:
         now = self._now()
@@ -295,9 +354,12 @@ class UserAgent:
                 self._send_bytes(data, transport, dest, event.key)
         elif isinstance(event, ResponseReceived):
             if reg is not None and event.key.method == "REGISTER":
+                if event.response.status == 503:
+                    self._failover(event.response.call_id, event.response.status)
                 reg.receive_response(event.response, now)
         elif isinstance(event, (TransactionTimedOut, TransportFailed)):
             if reg is not None and event.key.method == "REGISTER":
+                self._failover(event.request.call_id, event.error)
                 reg.transaction_failed(event.request, event.error, now)
         elif isinstance(event, RequestReceived):
             if self._rx_transport is not None:
@@ -318,8 +380,31 @@ class UserAgent:
                 assert self.registrar is not None
                 self.registrar.transaction_failed(event.request, e, now)
             return
+        if isinstance(event, Registered):
+            self._start_keepalive(self._targets[event.account.index])
+        elif isinstance(event, Unregistered):
+            self._stop_keepalives()
         self._reg_events.put_nowait(event)
         self._changed.set()
+
+    def _start_keepalive(self, target: Target) -> None:
+        if target in self.keepalives:
+            return
+        cfg = self.manager.config
+        if not cfg.keepalivetype or cfg.keepaliveival <= 0:
+            return
+        try:
+            self.keepalives[target] = self.manager.start_keepalive(target)
+        except Exception as e:  # noqa: BLE001
+            _log.warning("cannot start keep-alives to %s: %s", target, e)
+
+    def _stop_keepalives(self) -> None:
+        """Stop the keep-alives no registered account uses any more."""
+        reg = self.registrar
+        used = {self._targets[r.account.index] for r in (reg.registrations if reg else ())
+                if r.state in (State.REGISTERED, State.REGISTERING, State.RETRY_WAIT)}
+        for target in [t for t in self.keepalives if t not in used]:
+            self._spawn(self.manager.stop_keepalive(self.keepalives.pop(target)))
 
     def _answer(self, event: RequestReceived, now: float) -> None:
         request = event.request

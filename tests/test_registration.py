@@ -654,3 +654,69 @@ def test_registrar_register_setting_and_remove():
     assert [r.account.index for r in registrar.registrations] == [2]
     with pytest.raises(Exception, match="already"):
         registrar.add(Account("x.example", "bob", index=2))
+
+
+@pytest.mark.parametrize("transport", [1, 2])
+def test_rport_public_address_not_used_on_streams(transport):
+    """Over TCP/TLS the received/rport is our ephemeral connection port: Contact unchanged."""
+    name = {1: "tcp", 2: "tls"}[transport]
+    contact = f"sip:alice@192.168.1.10:5060;transport={name}"
+    account = Account("example.com", "alice", password="secret", transport=transport)
+    reg = Registration(account, contact, new_token=tokens(),
+                       settings=RegistrationSettings(use_rport=2))
+    server = FakeRegistrar(received=("203.0.113.9", 40123))
+    net = Net(reg, server)
+    evs = net.start()
+    assert reg.public_address == ("203.0.113.9", 40123)    # learned, but not applied
+    assert str(reg.current_contact) == contact
+    assert str(evs[-1].contact) == contact
+    assert server.bindings == {("alice", contact): 120}
+    assert all(str(r.contact[0].uri) == contact for r in server.requests)
+    assert server.requests[0].via[0].transport == name.upper()
+
+
+def test_rport_per_account_udp_and_tcp_in_one_registrar():
+    """Mixed accounts: the UDP one adopts the public address, the TCP one does not."""
+    accounts = [Account("a.example", "alice", password="pa", transport=0),
+                Account("b.example", "bob", password="pb", transport=1, index=2)]
+    contacts = {1: "sip:alice@192.168.1.10:5060",
+                2: "sip:bob@192.168.1.10:5060;transport=tcp"}
+    registrar = Registrar(accounts, lambda a: contacts[a.index], new_token=tokens(),
+                          settings=RegistrationSettings(use_rport=2))
+    servers = {"a.example": FakeRegistrar(users={"alice": "pa"}, received=("203.0.113.9", 1)),
+               "b.example": FakeRegistrar(users={"bob": "pb"}, received=("203.0.113.9", 2))}
+    net = Net(registrar, servers)
+    net.start()
+    assert str(registrar[1].current_contact) == "sip:alice@203.0.113.9:1"
+    assert str(registrar[2].current_contact) == contacts[2]
+    assert registrar[2].transport == "TCP" and registrar[2].public_address == ("203.0.113.9", 2)
+    registrar.stop(10)
+    net.pump()
+    assert not servers["a.example"].bindings and not servers["b.example"].bindings
+
+
+def test_refresh_now_and_set_contact():
+    reg = make()
+    net = Net(reg, FakeRegistrar())
+    net.start()
+    assert reg.state is State.REGISTERED
+    call_id, cseq = reg.call_id, net.sent[-1].cseq.seq
+    net.now = 5
+    assert reg.refresh_now(5)
+    assert types(net.pump()) == [Registered]
+    assert net.sent[-1].call_id == call_id and net.sent[-1].cseq.seq == cseq + 1
+    net.lost = True
+    net.now = 6
+    assert reg.refresh_now(6)
+    net.pump()
+    assert not reg.refresh_now(6)              # in flight: nothing more
+    assert reg.transaction_failed(TransportError("down"), 6)
+    assert reg.state is State.RETRY_WAIT
+    assert not reg.refresh_now(7)              # backing off: no hammering
+    reg.set_contact("sip:alice@192.168.1.10:5070;transport=tcp")
+    assert reg.transport == "TCP" and reg.sent_by == "192.168.1.10:5070"
+    net.lost = False
+    net.advance(reg.get_timer())
+    assert net.sent[-1].via[0].transport == "TCP"
+    assert str(net.sent[-1].contact[0].uri) == "sip:alice@192.168.1.10:5070;transport=tcp"
+    assert reg.state is State.REGISTERED
