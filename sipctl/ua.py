@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterable
 
 from .accounts import Account, RegistrationSettings
-from .registration import Registrar, State
+from .registrar import Registrar
+from .registration import State
 from .registration_events import Registered, RegistrationEvent, SendRegister, Unregistered
 from .sip.errors import ParseError
 from .sip.message import MessageError, Request, Response, check_request, make_400, make_response

@@ -5,9 +5,9 @@ import itertools
 import pytest
 
 from sipctl.accounts import Account, RegistrationSettings, accounts_from_params
+from sipctl.registrar import Registrar
 from sipctl.registration import (
     MAX_RESENDS,
-    Registrar,
     Registration,
     State,
     backoff_delay,
