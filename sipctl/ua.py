@@ -36,7 +36,7 @@ from .registrar import Registrar
 from .registration import State
 from .registration_events import Registered, RegistrationEvent, SendRegister, Unregistered
 from .sip.errors import ParseError
-from .sip.message import MessageError, Request, Response, check_request, make_400, make_response
+from .sip.message import MessageError, Request, check_request, make_400, make_response
 from .sip.timers import DEFAULT_TIMER
 from .sip.transaction import (RequestReceived, ResponseReceived, SendMessage, Terminated,
                               TransactionKey, TransactionLayer, TransactionTimedOut,

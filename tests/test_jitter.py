@@ -449,7 +449,7 @@ def test_bad_input_counted_never_raised():
 def test_absurd_timestamp_then_consistent_repeat_is_a_new_stream():
     jb = JitterBuffer()
     pk = packets(100)
-    out = play(jb, pk[:50], ticks=50)
+    play(jb, pk[:50], ticks=50)
     hours = 3 * 3600 * 8000
     # one packet jumps by three hours without a marker: rejected
     assert jb.put(SEQ0 + 50, (TS0 + 50 * FS + hours) & 0xFFFFFFFF, False, payload(50), 1.05) \

@@ -100,7 +100,7 @@ def request(method: str = "INVITE", *, branch: str | None = None, seq: int = 1, 
     via = f"SIP/2.0/{transport} {via_host}" + (f";branch={branch}" if branch else "")
     text = (f"{method} sip:bob@192.0.2.2 SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\n"
             + (f"Route: {route}\r\n" if route else "")
-            + f"From: Alice <sip:alice@a.example>;tag=ft\r\nTo: <sip:bob@b.example>"
+            + "From: Alice <sip:alice@a.example>;tag=ft\r\nTo: <sip:bob@b.example>"
             + (f";tag={to_tag}" if to_tag else "")
             + f"\r\nCall-ID: {call_id}\r\nCSeq: {seq} {method}\r\nContact: <sip:alice@192.0.2.1>\r\n\r\n")
     return parse_message(text.encode())  # type: ignore[return-value]

@@ -8,7 +8,7 @@ import pytest
 
 from peers import make_kamailio  # noqa: F401  (pytest fixture)
 from sipctl.accounts import Account, RegistrationSettings
-from sipctl.registration_events import RegisterFailed, Registered, Unregistered
+from sipctl.registration_events import Registered
 from sipctl.sip.message import Request, make_response, parse_message
 from sipctl.transport import TransportConfig
 from sipctl.ua import UserAgent
