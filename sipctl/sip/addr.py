@@ -170,13 +170,7 @@ class NameAddr:
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """Header parameter ``name`` (case-insensitive) or ``default``."""
-        if name in self.params:
-            return self.params[name]
-        name = name.lower()
-        for k, v in self.params.items():
-            if k.lower() == name:
-                return v
-        return default
+        return g.find_param(self.params, name, default)
 
     @property
     def tag(self) -> str | None:

@@ -163,3 +163,15 @@ HOST_RE = re.compile(HOST)
 #: The longest prefix of a comma-separated list that holds no element separator: commas
 #: inside quoted strings and inside ``<...>`` do not separate elements (RFC 3261 7.3.1).
 LIST_ELEMENT_RE = re.compile(r'(?:[^,"<]+|' + QUOTED_STRING + r'|<[^>]*>)*')
+
+
+def find_param(params: dict[str, str | None], name: str, default: str | None = None) -> str | None:
+    """Value of parameter ``name`` in ``params``; names compare case-insensitively
+    (RFC 3261 7.3.1). An exact-case hit is tried first: it is the common case."""
+    if name in params:
+        return params[name]
+    name = name.lower()
+    for k, v in params.items():
+        if k.lower() == name:
+            return v
+    return default

@@ -59,11 +59,7 @@ class MediaType:
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """Parameter ``name`` (case-insensitive)."""
-        name = name.lower()
-        for k, v in self.params.items():
-            if k.lower() == name:
-                return v
-        return default
+        return g.find_param(self.params, name, default)
 
     def __str__(self) -> str:
         return f"{self.type}/{self.subtype}{format_params(self.params)}"

@@ -102,11 +102,7 @@ class SipUri:
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """Value of uri-parameter ``name`` (case-insensitive); ``default`` if absent."""
-        name = name.lower()
-        for k, v in self.params.items():
-            if k.lower() == name:
-                return v
-        return default
+        return g.find_param(self.params, name, default)
 
     def has_param(self, name: str) -> bool:
         """True if uri-parameter ``name`` is present (with or without a value)."""
@@ -222,11 +218,7 @@ class TelUri:
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """Value of parameter ``name`` (case-insensitive)."""
-        name = name.lower()
-        for k, v in self.params.items():
-            if k.lower() == name:
-                return v
-        return default
+        return g.find_param(self.params, name, default)
 
     def __str__(self) -> str:
         out = ["tel:", self.number]

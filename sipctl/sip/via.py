@@ -109,13 +109,7 @@ class Via:
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """Via parameter ``name`` (case-insensitive) or ``default``."""
-        if name in self.params:
-            return self.params[name]
-        name = name.lower()
-        for k, v in self.params.items():
-            if k.lower() == name:
-                return v
-        return default
+        return g.find_param(self.params, name, default)
 
     @property
     def branch(self) -> str | None:
