@@ -27,6 +27,7 @@ from .certs import CertPaths, make_test_certs
 from .kamailio import (Kamailio, KamailioError, free_port, port_is_listening, sip_options,
                        sip_request)
 from .sipp import SCENARIOS, Sipp, SippError, SippProcess, SippResult, TracedMessage
+from .baresip import Baresip, BaresipError, make_baresip  # noqa: F401  (fixture)
 
 __all__ = [
     "CertPaths", "make_test_certs",
