@@ -1,0 +1,192 @@
+"""The phone lines: up to ``maxlines`` :class:`~sipctl.call.Call` objects, sans-IO.
+
+Line numbers run 1..maxlines; -1 means the current line, -2 all lines (hangup).
+A new call takes the current line when it is free, else the first free line.
+Incoming calls go through the reference's policy, in this order: ``blacklist``
+(403), ``autoignore`` (1: no answer at all, 2: 603 Decline), ``callforwardalways``
+(302), then busy handling when a call is already up: ``callforwardonbusy`` (302),
+``rejectonbusy`` or no free line (486 Busy Here). Those calls take no line: their
+events (:class:`SendResponse`, :class:`Cdr`) carry line 0. An accepted one rings on
+a free line and is answered at once with ``autoaccept`` or ``P-Auto-Answer: normal``.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Iterator
+
+from .call import Call, CallSettings
+from .call_events import DISPARTY_LOCAL, CallEvent, Cdr, SendResponse
+from .sip.addr import NameAddr
+from .sip.errors import LocalProtocolError
+from .sip.message import Request, Response, make_response
+
+__all__ = ["Lines", "CURRENT", "ALL"]
+
+CURRENT = -1
+ALL = -2
+
+
+class Lines:
+    """Calls by line number. ``call_kwargs`` are passed to every :class:`Call`."""
+
+    def __init__(self, maxlines: int = 4, *, settings: CallSettings | None = None,
+                 **call_kwargs: Any) -> None:
+        if maxlines < 1:
+            raise ValueError("maxlines must be at least 1")
+        self.maxlines = maxlines
+        self.settings = settings or CallSettings(maxlines=maxlines)
+        self.current = 1
+        self._kwargs = call_kwargs
+        self._calls: dict[int, Call] = {}
+        self._events: deque[CallEvent] = deque()
+
+    def __iter__(self) -> Iterator[Call]:
+        return iter([self._calls[n] for n in sorted(self._calls)])
+
+    def get(self, line: int = CURRENT) -> Call | None:
+        """The call on ``line`` (-1: the current line), live or finished, or None."""
+        return self._calls.get(self.current if line == CURRENT else line)
+
+    def is_free(self, line: int) -> bool:
+        call = self._calls.get(line)
+        return 1 <= line <= self.maxlines and (call is None or not call.active)
+
+    def free_line(self) -> int | None:
+        """The current line when free, else the lowest free line, else None."""
+        if self.is_free(self.current):
+            return self.current
+        return next((n for n in range(1, self.maxlines + 1) if self.is_free(n)), None)
+
+    def active_calls(self) -> list[Call]:
+        return [c for c in self if c.active]
+
+    def _new_call(self, line: int) -> Call:
+        call = Call(line, settings=self.settings, **self._kwargs)
+        self._calls[line] = call
+        return call
+
+    # -- commands -----------------------------------------------------------------------------
+    def dial(self, target: str, now: float, line: int = CURRENT) -> Call:
+        """Call ``target`` on ``line`` (-1: automatic free-line selection)."""
+        n = self.free_line() if line == CURRENT else line
+        if n is None or not self.is_free(n):
+            raise LocalProtocolError(f"no free line for a call (line {line})")
+        self.current = n
+        call = self._new_call(n)
+        call.dial(target, now)
+        return call
+
+    def hangup(self, now: float, line: int = CURRENT) -> None:
+        """Hang up ``line`` (-1 current, -2 all)."""
+        targets = list(self) if line == ALL else [c for c in [self.get(line)] if c is not None]
+        for call in targets:
+            call.hangup(now)
+
+    def incoming(self, invite: Request, now: float) -> Call | None:
+        """Apply the incoming call policy to a new INVITE; the Call it rings on, or None."""
+        s = self.settings
+        caller = invite.from_
+        user = caller.uri.user if caller is not None and hasattr(caller.uri, "user") else None
+        names = (user or "", str(caller.uri) if caller else "",
+                 (caller.display_name or "") if caller else "")
+        if s.blacklisted(*names):
+            return self._refuse(invite, now, 403)
+        if s.autoignore == 1:
+            return self._refuse(invite, now, None, "ignored")
+        if s.autoignore == 2:
+            return self._refuse(invite, now, 603)
+        if s.callforwardalways:
+            return self._refuse(invite, now, 302, forward=s.callforwardalways)
+        busy = bool(self.active_calls())
+        line = self.free_line()
+        if busy and s.callforwardonbusy:
+            return self._refuse(invite, now, 302, forward=s.callforwardonbusy)
+        if line is None or (busy and s.rejectonbusy):
+            return self._refuse(invite, now, 486)
+        call = self._new_call(line)
+        self.current = line
+        call.incoming(invite, now)
+        auto = (invite.headers.get("P-Auto-Answer") or "").strip().lower()
+        if call.active and (s.autoaccept or auto.startswith("normal")):
+            call.accept(now)
+        return call
+
+    def _refuse(self, invite: Request, now: float, status: int | None, reason: str = "",
+                forward: str = "") -> None:
+        helper = Call(0, settings=self.settings, **self._kwargs)
+        tag = self._kwargs["new_token"]()
+        if status is not None:
+            headers: list[tuple[str, Any]] = []
+            if forward:
+                headers.append(("Contact", NameAddr(helper.target_uri(forward))))
+            headers += self.settings.custom_headers()
+            resp = make_response(invite, status, to_tag=tag, headers=headers)
+            self._events.append(SendResponse(0, resp))
+            reason = reason or f"{status} {resp.reason}"
+        helper.remote = invite.from_
+        caller = helper.peername
+        called = helper.localname
+        address = caller and (invite.from_.uri.hostport  # type: ignore[union-attr]
+                              if hasattr(invite.from_.uri, "hostport") else "")  # type: ignore[union-attr]
+        self._events.append(Cdr(0, caller, caller, called, address or "", 0, 0,
+                                DISPARTY_LOCAL, reason))
+        return None
+
+    # -- routing what the UA core receives ----------------------------------------------------
+    def find(self, message: Request | Response) -> Call | None:
+        """The live call a message belongs to (by Call-ID and our tag / the peer's tag)."""
+        call_id = message.call_id
+        for call in self.active_calls():
+            if call.call_id != call_id:
+                continue
+            if isinstance(message, Response):
+                if message.from_ is not None and message.from_.tag == call.local_tag:
+                    return call
+            else:
+                to_tag = message.to.tag if message.to is not None else None
+                if to_tag == call.local_tag or (to_tag is None and message.from_ is not None
+                                                and message.from_.tag == call.remote_tag):
+                    return call
+                if call.dialog is not None and to_tag == call.dialog.local_tag:
+                    return call
+        return None
+
+    def receive_request(self, request: Request, now: float) -> bool:
+        call = self.find(request)
+        return call.receive_request(request, now) if call is not None else False
+
+    def receive_response(self, response: Response, now: float) -> bool:
+        call = self.find(response)
+        return call.receive_response(response, now) if call is not None else False
+
+    def transaction_failed(self, request: Request, now: float, reason: str = "timeout") -> bool:
+        """A transaction of ``request`` (ours, or the peer's INVITE we answered) failed."""
+        call = next((c for c in self.active_calls() if c.call_id == request.call_id), None)
+        if call is None:
+            return False
+        call.transaction_failed(request.method, now, reason)
+        return True
+
+    # -- timers and events --------------------------------------------------------------------
+    def get_timer(self) -> float | None:
+        times = [t for t in (c.get_timer() for c in self) if t is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        for call in self:
+            call.handle_timer(now)
+
+    def next_event(self) -> CallEvent | None:
+        if self._events:
+            return self._events.popleft()
+        for call in self:
+            event = call.next_event()
+            if event is not None:
+                return event
+        return None
+
+    def events(self) -> list[CallEvent]:
+        out = []
+        while (e := self.next_event()) is not None:
+            out.append(e)
+        return out
