@@ -260,3 +260,15 @@ def test_framer_errors_are_sticky():
     with pytest.raises(ParseError, match="larger than"):
         f.next_event()
     assert isinstance(KeepAlivePing(), KeepAlivePing)
+
+
+# Found by the fuzz test: a comma in a bare (unbracketed) Contact URI separates list
+# elements (RFC 3261 20.10), so the parse-time check must not accept it as one URI.
+@pytest.mark.parametrize("contact", [b"sip:j,.user@host.example.com", b"sip:,j.user@host.example.com"])
+def test_comma_in_bare_contact_is_rejected_at_parse_time(contact):
+    data = (b"REGISTER sip:example.com SIP/2.0\r\nTo: sip:j.user@example.com\r\n"
+            b"From: sip:j.user@example.com;tag=4325\r\nMax-Forwards: 8\r\nCSeq: 8 REGISTER\r\n"
+            b"Contact: " + contact + b"\r\nCall-ID: abc\r\n"
+            b"Via: SIP/2.0/UDP 192.0.2.125;branch=z9hG4bKkdjuw23492\r\nContent-Length: 0\r\n\r\n")
+    with pytest.raises(ParseError, match="malformed"):
+        parse_message(data)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import grammar as g
 from .errors import ParseError
-from .uri import FAST_SIP_URI, FAST_SIP_URI_BARE, Uri, parse_uri
+from .uri import FAST_SIP_URI, FAST_SIP_URI_BARE_NO_COMMA, Uri, parse_uri
 
 __all__ = ["NameAddr", "FAST_NAME_ADDR", "SIMPLE_PARAMS", "parse_params", "format_params", "quote", "unquote", "STAR"]
 
@@ -98,9 +98,9 @@ _QUOTED_PLAIN = r'"[^"\\\x00-\x1f\x7f]*"'
 _TOKENS_PLAIN = _TOKEN_CHARS + "(?: " + _TOKEN_CHARS + ")*"
 #: The same shape without capturing groups (for list checks).
 FAST_NAME_ADDR = ("(?:(?:" + _QUOTED_PLAIN + " ?|" + _TOKENS_PLAIN + " ?)?<" + FAST_SIP_URI + ">|"
-                  + FAST_SIP_URI_BARE + ")" + SIMPLE_PARAMS)
+                  + FAST_SIP_URI_BARE_NO_COMMA + ")" + SIMPLE_PARAMS)
 _FAST_NAME_ADDR_CAPTURE = ('(?:(?:"([^"\\\x00-\x1f\x7f]*)" ?|(' + _TOKENS_PLAIN + ") ?)?<(" + FAST_SIP_URI
-                           + ")>|(" + FAST_SIP_URI_BARE + "))(" + SIMPLE_PARAMS + ")")
+                           + ")>|(" + FAST_SIP_URI_BARE_NO_COMMA + "))(" + SIMPLE_PARAMS + ")")
 _FAST_NAME_ADDR_RE = re.compile(_FAST_NAME_ADDR_CAPTURE)
 _ADDR_SPEC_RE = re.compile(r"(?P<uri>[^;]*)(?P<rest>.*)", re.S)
 

@@ -18,7 +18,7 @@ from .errors import ParseError
 
 __all__ = [
     "SipUri", "TelUri", "AbsoluteUri", "Uri", "parse_uri", "parse_sip_uri",
-    "escape", "unescape", "FAST_SIP_URI", "FAST_SIP_URI_BARE", "USER_SAFE", "PASSWORD_SAFE", "PARAM_SAFE", "HEADER_SAFE",
+    "escape", "unescape", "FAST_SIP_URI", "FAST_SIP_URI_BARE", "FAST_SIP_URI_BARE_NO_COMMA", "USER_SAFE", "PASSWORD_SAFE", "PARAM_SAFE", "HEADER_SAFE",
 ]
 
 _UNRESERVED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()"
@@ -278,6 +278,10 @@ _ABS_URI_RE = re.compile(r"(?P<scheme>" + g.SCHEME + r"):(?P<rest>[A-Za-z0-9\-_.
 #: readers use it as a cheap validity check.
 FAST_SIP_URI_BARE = (r"[Ss][Ii][Pp][Ss]?:(?:[A-Za-z0-9\-_.!~*'()&=+$,]++@)?(?:" + g.HOSTNAME_FAST + "|"
                      + g.IPV4_STRICT + r")(?::" + g.PORT_STRICT + r")?")
+#: The same outside angle brackets, where a comma separates list elements (RFC 3261 20.10:
+#: a URI containing a comma must be enclosed in <>), so the user part may not contain one.
+FAST_SIP_URI_BARE_NO_COMMA = (r"[Ss][Ii][Pp][Ss]?:(?:[A-Za-z0-9\-_.!~*'()&=+$]++@)?(?:" + g.HOSTNAME_FAST + "|"
+                              + g.IPV4_STRICT + r")(?::" + g.PORT_STRICT + r")?")
 FAST_SIP_URI = (FAST_SIP_URI_BARE + r"(?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*")
 _FAST_SIP_URI_RE = re.compile(
     r"([Ss][Ii][Pp][Ss]?):(?:([A-Za-z0-9\-_.!~*'()&=+$,]++)@)?(" + g.HOSTNAME_FAST + "|" + g.IPV4_STRICT
