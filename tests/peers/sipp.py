@@ -15,6 +15,17 @@ path is given. Every run gets its own directory with the ``-trace_msg`` (``messa
 Each run is bounded by ``-m`` (calls) and ``-timeout`` (with ``-timeout_error``), and by a
 hard kill a few seconds later.
 
+Media: scenarios that ``rtp_stream`` a file name it without a path (``tone.ulaw``): rtp_stream
+takes no ``-key``/``-set`` values, so the file is written into the run directory (sipp's cwd)
+at start: ``files={"name": bytes}``, and ``tone.ulaw`` (a 440 Hz headerless mu-law tone, see
+``ulaw_tone``) automatically when a scenario streams it. SIPp 3.6.1 streams from its ``-mp``
+port, the ``[media_port]`` of its SDP, so a peer that latches symmetric RTP answers there;
+``SippProcess.media_port`` / ``SippResult.media_port`` give it.
+
+    with sipp.many("uac_noraudio_load", 3, remote=uas_addr, rate=900, calls=4500) as group:
+        results = group.wait()                     # 3 processes, 300 calls/s each
+    SippGroup.totals(results)                      # summed stat-file counters
+
 Notes (PEERS-NOTES.md): this SIPp build has no TLS; a variable assigned but never used makes
 sipp abort (the auth scenarios "use" theirs in a ``<log>`` action).
 Exit codes: 0 all calls succeeded, 1 some call failed, 97 internal exit, 99 no call processed,
@@ -36,15 +47,40 @@ from typing import Mapping, Sequence
 
 from .kamailio import ProcessGroup, _can_bind, free_port, port_is_listening
 
-__all__ = ["Sipp", "SippProcess", "SippResult", "TracedMessage", "SCENARIOS", "SippError"]
+__all__ = ["Sipp", "SippProcess", "SippResult", "SippGroup", "TracedMessage", "SCENARIOS",
+           "SippError", "ulaw_tone"]
 
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+TONE_FILE = "tone.ulaw"
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 _TRANSPORTS = {"udp": "u1", "tcp": "t1"}
 
 
 class SippError(RuntimeError):
     pass
+
+
+def ulaw_tone(seconds: float = 2.0, freq: float = 440.0, level: float = 0.25,
+              rate: int = 8000) -> bytes:
+    """A headerless mu-law (G.711 PCMU) sine tone for ``rtp_stream`` (160 bytes = 20 ms).
+
+    ``seconds`` is rounded to whole 20 ms packets; the tone has a whole number of periods per
+    file when ``freq * seconds`` is an integer, so looping it does not click."""
+    import numpy as np
+
+    n = max(160, int(round(seconds * 50)) * 160 * rate // 8000)
+    t = np.arange(n) / rate
+    pcm = np.round(level * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+    try:
+        from _media import g711
+        return bytes(g711.ulaw_encode(pcm))
+    except ImportError:  # not built: the G.711 formula (same codes as audioop.lin2ulaw)
+        x = pcm.astype(np.int32) >> 2            # 14-bit, floor (as audioop)
+        mask = np.where(x < 0, 0x7F, 0xFF)
+        mag = np.minimum(np.abs(x), 8158) + 33    # clip, bias
+        exp = np.floor(np.log2(mag)).astype(np.int32) - 5
+        mant = (mag >> (exp + 1)) & 0x0F
+        return (((exp << 4) | mant) ^ mask).astype(np.uint8).tobytes()
 
 
 @dataclass(frozen=True)
@@ -108,6 +144,7 @@ class SippResult:
     rundir: Path
     local_addr: tuple[str, int]  # sipp's SIP socket (-i, -p): its Contact/Via address
     transport: str               # "udp" / "tcp"
+    media_port: int = 0          # -mp: sipp's RTP port (in its SDP, source of rtp_stream)
     timed_out: bool = False      # hit the hard (Python-side) deadline and was killed
     stdout_path: Path = field(init=False)
     stderr_path: Path = field(init=False)
@@ -143,6 +180,35 @@ class SippResult:
         """Received messages (requests of ``method`` only, if given)."""
         return [m for m in self.messages() if m.direction == "received"
                 and (method is None or (m.is_request and m.method == method))]
+
+    def stats(self) -> dict[str, str]:
+        """The last row of the ``-trace_stat`` CSV (sipp writes it again at exit), by column
+        name, e.g. ``SuccessfulCall(C)``, ``FailedCall(C)``, ``OutgoingCall(C)``,
+        ``ResponseTime1(C)``; {} if sipp wrote none."""
+        rows = [r for r in _read(self.stat_file).splitlines() if r.strip()]
+        if len(rows) < 2:
+            return {}
+        head = rows[0].rstrip(";").split(";")
+        return dict(zip(head, rows[-1].rstrip(";").split(";")))
+
+    def counter(self, name: str) -> int:
+        """An integer stat column, e.g. ``counter("SuccessfulCall(C)")`` (0 if missing)."""
+        try:
+            return int(self.stats().get(name, "0") or 0)
+        except ValueError:
+            return 0
+
+    @property
+    def successful(self) -> int:
+        return self.counter("SuccessfulCall(C)")
+
+    @property
+    def failed(self) -> int:
+        return self.counter("FailedCall(C)")
+
+    @property
+    def created(self) -> int:
+        return self.counter("TotalCallCreated")
 
     def describe(self, lines: int = 40) -> str:
         def tail(p: Path) -> str:
@@ -188,6 +254,11 @@ class SippProcess:
     def uri(self, user: str = "sipp") -> str:
         t = "" if self.transport == "udp" else f";transport={self.transport}"
         return f"sip:{user}@{_hostport(self.host, self.port)}{t}"
+
+    @property
+    def media_port(self) -> int:
+        """sipp's -mp port: the ``[media_port]`` in its SDP and the source of its RTP."""
+        return self.result.media_port
 
     @property
     def running(self) -> bool:
@@ -283,6 +354,10 @@ class Sipp:
                    keys: Mapping[str, str] | None = None,
                    variables: Mapping[str, str] | None = None,
                    duration_ms: int | None = None, rate: float | None = None,
+                   limit: int | None = None, media_port: int | None = None,
+                   rtp_echo: bool = False, recv_timeout_ms: int | None = None,
+                   files: Mapping[str, bytes | os.PathLike[str] | str] | None = None,
+                   stat_period_s: int | None = None,
                    extra_args: Sequence[str] = (), wait_ready: bool = True) -> SippProcess:
         """Start sipp and return at once (after its socket is bound, if wait_ready).
 
@@ -290,6 +365,13 @@ class Sipp:
         calls: -m. timeout: -timeout seconds (sipp fails with -timeout_error when reached).
         service: -s (R-URI user). auth: (-au, -ap). keys: -key k v (``[k]`` in scenarios).
         variables: -set k v (``[$k]``). duration_ms: -d (length of ``<pause/>``).
+        rate: -r calls/s. limit: -l (max simultaneous calls). media_port: -mp (default: a free
+        port with the next 3 free too). rtp_echo: -rtp_echo (echo RTP back from -mp / -mp+2).
+        recv_timeout_ms: -recv_timeout (a call waiting longer in a ``<recv>`` fails).
+        files: written into the run directory (sipp's cwd) before start, name -> bytes or a
+        path to copy; ``tone.ulaw`` is made by ``ulaw_tone()`` when the scenario streams it
+        and it is not given. stat_period_s: -fd (stat file rows; the final row is always
+        written at exit).
         """
         transport = transport.lower()
         if transport not in _TRANSPORTS:
@@ -298,8 +380,10 @@ class Sipp:
         self._runs += 1
         rundir = self.workdir / f"{self._runs:03d}-{path.stem}"
         rundir.mkdir()
+        self._write_files(path, rundir, files)
         kinds = ("udp", "tcp") if transport == "tcp" else ("udp",)
         port = port or free_port(self.host, kinds)
+        media_port = media_port or self._media_port(avoid=port)
         argv = [SIPP]
         if remote is not None:
             argv.append(remote if isinstance(remote, str) else _hostport(*remote))
@@ -307,7 +391,7 @@ class Sipp:
             "-sf", str(path), "-i", self.host, "-p", str(port), "-t", _TRANSPORTS[transport],
             "-m", str(calls), "-timeout", f"{max(1, int(round(timeout)))}s", "-timeout_error",
             "-nostdin", "-cp", str(free_port("0.0.0.0", ("udp",), avoid=(port,))),
-            "-mp", str(self._media_port(avoid=port)),
+            "-mp", str(media_port),
             "-trace_msg", "-message_file", str(rundir / _FILES["message_log"]),
             "-trace_stat", "-stf", str(rundir / _FILES["stat_file"]),
             "-trace_err", "-error_file", str(rundir / _FILES["error_log"]),
@@ -324,9 +408,17 @@ class Sipp:
         if duration_ms is not None:
             argv += ["-d", str(int(duration_ms))]
         if rate is not None:
-            argv += ["-r", str(rate)]
+            argv += ["-r", f"{rate:g}"]
+        if limit is not None:
+            argv += ["-l", str(int(limit))]
+        if rtp_echo:
+            argv.append("-rtp_echo")
+        if recv_timeout_ms is not None:
+            argv += ["-recv_timeout", str(int(recv_timeout_ms))]
+        if stat_period_s is not None:
+            argv += ["-fd", str(int(stat_period_s))]
         argv += list(extra_args)
-        result = SippResult(None, argv, rundir, (self.host, port), transport)
+        result = SippResult(None, argv, rundir, (self.host, port), transport, media_port)
         with open(result.stdout_path, "wb") as out, open(result.stderr_path, "wb") as err:
             proc = ProcessGroup(argv, cwd=rundir, stdout=out, stderr=err,
                                 death_signal=signal.SIGKILL)
@@ -336,6 +428,28 @@ class Sipp:
         if wait_ready:
             sp.wait_ready()
         return sp
+
+    def many(self, scenario: str | os.PathLike[str], processes: int, *,
+             rate: float | None = None, calls: int = 1, limit: int | None = None,
+             **kw) -> "SippGroup":
+        """``processes`` sipp runs of one scenario side by side (one sipp saturates around
+        1,000 calls/s): ``rate``, ``calls`` and ``limit`` are totals, split evenly (the first
+        processes take the remainder of ``calls``). Other arguments as ``background``; each
+        process gets its own SIP and media ports. Returns a started ``SippGroup``."""
+        if processes < 1:
+            raise ValueError("processes must be >= 1")
+        group = SippGroup([])
+        try:
+            for i in range(processes):
+                n = calls // processes + (1 if i < calls % processes else 0)
+                group.procs.append(self.background(
+                    scenario, calls=max(n, 1),
+                    rate=None if rate is None else rate / processes,
+                    limit=None if limit is None else max(1, -(-limit // processes)), **kw))
+        except BaseException:
+            group.stop()
+            raise
+        return group
 
     @staticmethod
     def scenario_path(scenario: str | os.PathLike[str]) -> Path:
@@ -366,6 +480,21 @@ class Sipp:
         self.close()
 
     # ---- internals --------------------------------------------------------------------------
+    @staticmethod
+    def _write_files(scenario: Path, rundir: Path,
+                     files: Mapping[str, bytes | os.PathLike[str] | str] | None) -> None:
+        files = dict(files or {})
+        if TONE_FILE not in files and f'rtp_stream="{TONE_FILE}' in scenario.read_text(
+                errors="replace"):
+            files[TONE_FILE] = ulaw_tone()
+        for name, data in files.items():
+            if Path(name).name != name:
+                raise SippError(f"file name {name!r}: no directories (sipp's cwd is the rundir)")
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                (rundir / name).write_bytes(bytes(data))
+            else:
+                shutil.copyfile(data, rundir / name)
+
     def _media_port(self, avoid: int) -> int:
         # sipp binds -mp (audio) and -mp+2 (video) at start, whether the scenario has media
         for _ in range(100):
@@ -373,3 +502,50 @@ class Sipp:
             if p + 3 < 65536 and all(_can_bind(self.host, q, "udp") for q in (p + 1, p + 2, p + 3)):
                 return p
         raise SippError("no free media port range")
+
+
+class SippGroup:
+    """Several background sipp processes run as one (``Sipp.many``); a context manager that
+    stops every one of them on exit."""
+
+    def __init__(self, procs: list[SippProcess]):
+        self.procs = procs
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    @property
+    def running(self) -> bool:
+        return any(p.running for p in self.procs)
+
+    def wait(self, timeout: float | None = None) -> list[SippResult]:
+        """Wait for all (each to its own hard deadline, or ``timeout`` overall)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        return [p.wait(None if end is None else max(0.0, end - time.monotonic()))
+                for p in self.procs]
+
+    def stop(self, grace: float = 1.0) -> list[SippResult]:
+        for p in self.procs:   # ask all first, so they wind down in parallel
+            if p.running:
+                try:
+                    p._proc.popen.send_signal(signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
+        return [p.stop(grace) for p in self.procs]
+
+    def kill(self) -> list[SippResult]:
+        return [p._finish() for p in self.procs]
+
+    @staticmethod
+    def totals(results: Sequence[SippResult]) -> dict[str, int]:
+        """Summed counters: created, successful, failed (from each run's final stat row)."""
+        return {"created": sum(r.created for r in results),
+                "successful": sum(r.successful for r in results),
+                "failed": sum(r.failed for r in results)}
+
+    def __enter__(self) -> "SippGroup":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop()
