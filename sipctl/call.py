@@ -5,9 +5,15 @@ A :class:`Call` is fed what the UA core's transaction layer reports
 :meth:`Call.transaction_failed`), wakes up at :meth:`Call.get_timer`
 (:meth:`Call.handle_timer`) and hands back typed events (:mod:`sipctl.call_events`)
 through :meth:`Call.next_event`. No clock, no randomness: ``now`` (seconds) is passed
-in, Call-ID, tags and branches come from an injected ``new_token``.
+in, Call-ID, tags, branches and the first RSeq come from an injected ``new_token``.
 :class:`~sipctl.call_lines.Lines` runs up to ``maxlines`` calls and applies the
 incoming call policy.
+
+The concerns live in mixins: outgoing calls in :mod:`sipctl.call_uac`, incoming
+ones in :mod:`sipctl.call_uas`, in-dialog requests (re-INVITE, UPDATE, INFO, hold,
+mute, session refresh) in :mod:`sipctl.call_indialog`; RFC 3262 in
+:mod:`sipctl.call_reliable`, RFC 4028 in :mod:`sipctl.call_timers`. This module
+holds the state, the dispatch, authentication retries and the ending of a call.
 
 Choices (where the reference leaves one):
 
@@ -19,67 +25,57 @@ Choices (where the reference leaves one):
   ``discmode`` 2). ``discmode`` 3/4 also send BYE in an early dialog after the CANCEL;
   ``discmode`` 1 (quick) does not wait for the answer to BYE/CANCEL.
 * ``ringtimeout`` ends an unanswered call (CANCEL outgoing, 480 incoming);
-  ``calltimeout`` ends a connected call with BYE. Both count as local (disparty 1).
+  ``calltimeout`` ends a connected call with BYE. Both count as local (disparty 1),
+  as do a media timeout (:meth:`Call.media_timeout`), a session timer expiry and a
+  malformed 2xx ("malformed 200 OK: ..."): we decide to end those calls.
 * A failed INVITE transaction (Timer B) gives disparty 3, reason "408 Request Timeout";
   a missing ACK for our 2xx (``transaction_failed("INVITE")`` while waiting) ends the
   call with BYE, reason "ACK timeout".
-* Authentication (401/407 to INVITE) and forked 2xx from several peers are not
-  handled here (the first dialog wins; a 401/407 ends the call).
+* 401/407: with an ``auth`` DigestClient the request is resent once with credentials
+  (the INVITE up to 3 times for ``stale`` nonces). A rejected or unanswerable
+  challenge to the INVITE ends the call (disparty 2, e.g. "407 Proxy Authentication
+  Required (credentials rejected)"). Forked 2xx: the first dialog wins.
 """
 from __future__ import annotations
 
-import enum
+import logging
 from collections import deque
 from typing import Any, Callable
 
-from .call_settings import CallSettings
+from .call_auth import credentials_for
+from .call_common import FINISH_GUARD, Phase, clone_request, host_of, user_of
 from .call_events import (DISPARTY_LOCAL, DISPARTY_PEER, DISPARTY_UNDEFINED, INCOMING, OUTGOING,
-                          CallEvent, Cdr, MediaReady, MediaStop, SendAck, SendRequest, SendResponse,
-                          StatusChanged)
+                          CallEvent, Cdr, LocalRingback, LocalRingtone, MediaReady, MediaStop,
+                          SendRequest, SendResponse, StatusChanged)
+from .call_indialog import InDialogMixin
+from .call_reliable import PrackTracker, ReliableProvisional
+from .call_settings import CallSettings
+from .call_timers import SessionTimer
+from .call_uac import UacMixin
+from .call_uas import UasMixin
 from .sip.addr import NameAddr
+from .sip.auth import CredentialsRejected, DigestClient
 from .sip.dialog import Dialog
-from .sip.errors import LocalProtocolError, ParseError, RemoteProtocolError
-from .sip.message import Request, Response, make_response
+from .sip.errors import LocalProtocolError, RemoteProtocolError, SipError
+from .sip.message import Message, Request, Response, make_response
 from .sip.offer_answer import MediaConfig, NegotiatedMedia, OfferAnswer
-from .sip.transaction.layer import make_cancel
-from .sip.uri import SipUri, Uri, parse_uri
+from .sip.uri import SipUri, parse_uri
 
 __all__ = ["Call", "CallSettings", "Phase", "FINISH_GUARD"]
 
-#: Seconds we wait for the answer to our BYE/CANCEL before calling the line Finished.
-FINISH_GUARD = 32.0
-_SDP = "application/sdp"
+log = logging.getLogger(__name__)
+#: Resends with credentials per request: the INVITE may meet ``stale`` nonces.
+_AUTH_TRIES = {"INVITE": 3}
 
 
-class Phase(enum.Enum):
-    """Where a :class:`Call` is."""
-
-    IDLE = "idle"
-    CALLING = "calling"        #: outgoing INVITE sent, no final response
-    RINGING = "ringing"        #: incoming INVITE, not answered yet
-    CONNECTED = "connected"
-    FINISHING = "finishing"    #: we sent BYE/CANCEL, waiting for the answer
-    FINISHED = "finished"
-
-
-def _user(addr: NameAddr | None) -> str:
-    if addr is None:
-        return ""
-    uri = addr.uri
-    return (uri.user or str(uri)) if isinstance(uri, SipUri) else str(uri)
-
-
-def _host(uri: Uri | None) -> str:
-    return uri.hostport if isinstance(uri, SipUri) else ""
-
-
-class Call:
+class Call(UacMixin, UasMixin, InDialogMixin):
     """One call (outgoing with :meth:`dial`, incoming with :meth:`incoming`) on ``line``."""
 
     def __init__(self, line: int, *, local_uri: NameAddr | str, contact: SipUri | str,
                  media: MediaConfig, new_token: Callable[[], str],
                  settings: CallSettings | None = None, sent_by: str = "127.0.0.1:5060",
-                 transport: str = "UDP", session_id: int | None = None) -> None:
+                 transport: str = "UDP", session_id: int | None = None,
+                 auth: DigestClient | None = None) -> None:
         self.line = line
         self.local_uri = NameAddr.parse(local_uri) if isinstance(local_uri, str) else local_uri
         self.contact = NameAddr(parse_uri(contact) if isinstance(contact, str) else contact)
@@ -87,6 +83,7 @@ class Call:
         self.settings = settings or CallSettings()
         self.sent_by = sent_by
         self.transport = transport
+        self.auth = auth
         self._new_token = new_token
         self._session_id = session_id
         self.phase = Phase.IDLE
@@ -105,6 +102,9 @@ class Call:
         self.start_time: float | None = None
         self.connect_time: float | None = None
         self.end_time: float | None = None
+        #: Mute state (:meth:`mute`) and hold state (:attr:`hold_state`).
+        self.mic_muted = self.speaker_muted = False
+        self.local_hold = self.remote_hold = False
         self._events: deque[CallEvent] = deque()
         self._ring_at: float | None = None
         self._call_at: float | None = None
@@ -115,6 +115,16 @@ class Call:
         self._awaiting_ack = False
         self._late_offer = False
         self._reinvite: Request | None = None
+        self._pending: dict[int, Request] = {}      # our non-INVITE requests by CSeq
+        self._tries: dict[str, int] = {}            # auth / 422 resends per method
+        self._early: dict[str, Dialog] = {}         # early dialogs by To tag (forks, PRACK)
+        self._pracks = PrackTracker()
+        self._rel = ReliableProvisional()
+        self._accept_waiting = False                # accept() waits for a PRACK
+        self._session = SessionTimer()
+        self._peer_allow: set[str] = set()
+        self._early_media = False
+        self._ringback = self._ringtone = False
         self._media_on = False
         self._cdr_sent = False
 
@@ -129,7 +139,7 @@ class Call:
 
     @property
     def peername(self) -> str:
-        return _user(self.remote)
+        return user_of(self.remote)
 
     @property
     def peerdisplayname(self) -> str:
@@ -137,14 +147,22 @@ class Call:
 
     @property
     def localname(self) -> str:
-        return _user(self.local_uri)
+        return user_of(self.local_uri)
+
+    @property
+    def session_timer(self) -> SessionTimer:
+        """The RFC 4028 session timer (``interval`` 0: none running)."""
+        return self._session
 
     # -- the sans-IO interface ----------------------------------------------------------------
     def next_event(self) -> CallEvent | None:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        times = [t for t in (self._ring_at, self._call_at, self._finish_at) if t is not None]
+        """When :meth:`handle_timer` must run next (ring/call/finish guard, 100rel
+        retransmission, session refresh or expiry), or None."""
+        times = [t for t in (self._ring_at, self._call_at, self._finish_at,
+                             self._rel.next_timer, self._session.next_timer) if t is not None]
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
@@ -162,57 +180,23 @@ class Call:
             self._finish_at = None
             if self.phase is Phase.FINISHING:
                 self._finished(now)
-
-    # -- outgoing -----------------------------------------------------------------------------
-    def target_uri(self, target: str) -> Uri:
-        """``target`` (user, number, user@host or a URI) as a Request-URI, with ``techprefix``."""
-        t = target.strip()
-        prefix = self.settings.techprefix
-        scheme = t.split(":", 1)[0].lower() if ":" in t else ""
-        if scheme in ("sip", "sips", "tel"):
-            uri = parse_uri(t)
-            if prefix and isinstance(uri, SipUri) and uri.user:
-                uri = uri.copy(user=prefix + uri.user)
-            return uri
-        user, _, host = t.partition("@")
-        local = self.local_uri.uri
-        return SipUri(host=host or _host(local), user=prefix + user)
-
-    def dial(self, target: str | Uri, now: float) -> Request:
-        """Start an outgoing call: build the INVITE with our SDP offer (SendRequest)."""
-        if self.phase is not Phase.IDLE:
-            raise LocalProtocolError(f"line {self.line} is not idle")
-        uri = self.target_uri(target) if isinstance(target, str) else target
-        self.endpointtype = OUTGOING
-        self.call_id = self._new_token()
-        self.local_tag = self._new_token()
-        self.remote = NameAddr(uri)
-        self.oa = OfferAnswer(self.media_config, self._sid())
-        offer = self.oa.create_offer()
-        req = Request("INVITE", uri)
-        req.add("Via", self._via())
-        req.add("Max-Forwards", "70")
-        req.add("From", self.local_uri.with_tag(self.local_tag))
-        req.add("To", self.remote)
-        req.add("Call-ID", self.call_id)
-        req.add("CSeq", "1 INVITE")
-        req.add("Contact", self.contact)
-        req.add("Content-Type", _SDP)
-        for name, value in self.settings.custom_headers():
-            req.add(name, value)
-        req.body = offer.serialize().encode()
-        self.invite = req
-        self.start_time = now
-        self.phase = Phase.CALLING
-        self._ring_at = now + self.settings.ringtimeout / 1000.0
-        self._status("CallSetup")
-        self._status("Setup")
-        self._emit(SendRequest(self.line, req))
-        return req
+        action = self._rel.poll(now)
+        if action == "resend" and self._rel.response is not None:
+            self._emit(SendResponse(self.line, self._rel.response))
+        elif action == "timeout" and self.phase is Phase.RINGING:
+            self._final(now, 504, reason="PRACK timeout")   # RFC 3262 3: a 5xx
+        due = self._session.due(now)
+        if due == "refresh" and self.phase is Phase.CONNECTED:
+            self._refresh_session(now)
+        elif due == "expire" and self.phase is Phase.CONNECTED:
+            self._local_disconnect(now, "session timer expired")
 
     def receive_response(self, response: Response, now: float) -> bool:
         """A response to a request of this call (False: not ours)."""
-        cseq = response.cseq
+        try:
+            cseq = response.cseq
+        except SipError:
+            return False
         if cseq is None or self.phase in (Phase.IDLE, Phase.FINISHED):
             return False
         if cseq.method == "INVITE":
@@ -222,146 +206,37 @@ class Call:
                     and cseq.seq == self.invite.cseq.seq:  # type: ignore[union-attr]
                 self._on_invite_response(response, now)
             elif 200 <= response.status < 300 and self._ack is not None:
-                self._emit(SendAck(self.line, self._ack))
+                self._emit(self._ack_event())
             return True
-        if cseq.method == "BYE":
-            if response.status >= 200 and self.phase is Phase.FINISHING:
-                self._finished(now)
+        if cseq.method in ("BYE", "UPDATE", "INFO", "PRACK"):
+            self._on_indialog_response(response, now)
             return True
         return cseq.method == "CANCEL"   # the INVITE's 487 (or 2xx) ends it, not this
 
-    def _on_invite_response(self, response: Response, now: float) -> None:
+    def _on_indialog_response(self, response: Response, now: float) -> None:
         st = response.status
-        assert self.invite is not None and self.oa is not None
-        to_tag = response.to.tag if response.to is not None else None
-        if st < 200:
-            if self.connect_time is not None:
-                return
-            self._provisional = True
-            if st > 100 and to_tag:
-                if self.dialog is None:
-                    self.dialog = Dialog.from_uac(self.invite, response, self.contact)
-                elif self.dialog.remote_tag == to_tag:
-                    self.dialog.receive_response(response)
-            if self._cancel_pending:
-                self._cancel_pending = False
-                self._send_cancel(now)
-                return
-            if self.phase is not Phase.CALLING:
-                return
-            if st == 100:
-                if self.status != "Ringing":
-                    self._status("InProgress")
-            elif self.status != "Ringing":
-                self._status("Ringing")
-            if response.body and self.oa.negotiated is None:   # early media (183)
-                try:
-                    self._media(self.oa.receive_answer(response.body))
-                except ParseError:
-                    pass
+        request = self._pending.get(response.cseq.seq)  # type: ignore[union-attr]
+        if st < 200 or request is None:
             return
-        if st < 300:
-            if self._ack is not None:       # a retransmitted 2xx
-                self._emit(SendAck(self.line, self._ack))
-                return
-            if self.dialog is None or self.dialog.remote_tag != to_tag:
-                self.dialog = Dialog.from_uac(self.invite, response, self.contact)
-            else:
-                self.dialog.receive_response(response)
-            self._ack = self.dialog.create_ack(via=self._via())
-            self._emit(SendAck(self.line, self._ack))
-            if self.phase is not Phase.CALLING:      # 2xx after our CANCEL: ACK + BYE
-                self._send_bye(now)
-                return
-            try:
-                if response.body and self.oa.negotiated is None:
-                    self._media(self.oa.receive_answer(response.body))
-                elif self.oa.negotiated is None:
-                    raise ParseError("the 2xx carries no SDP answer")
-            except ParseError as e:
-                self._connected(now)
-                self._local_disconnect(now, f"488 Not Acceptable Here ({e})")
-                return
-            self._connected(now)
+        del self._pending[response.cseq.seq]  # type: ignore[union-attr]
+        method = request.method
+        if st in (401, 407) and self._auth_retry(request, response, now) is None:
             return
-        if self.dialog is not None:
-            self.dialog.receive_response(response)
-        if self.phase is Phase.CALLING:
+        if st == 422 and method == "UPDATE" and self._retry_422(request, response, now):
+            return
+        self._auth_done(method)
+        if method == "BYE":
+            if self.phase is Phase.FINISHING:
+                self._finished(now)
+        elif method == "UPDATE" and st < 300:
+            self._session_from_2xx(response, now)
+        elif st == 481 and self.phase is Phase.CONNECTED:   # RFC 3261 12.2.1.2: dialog gone
             self._disconnect(DISPARTY_PEER, f"{st} {response.reason}")
-        self._finished(now)
-
-    def _send_cancel(self, now: float) -> None:
-        assert self.invite is not None
-        self._emit(SendRequest(self.line, make_cancel(self.invite)))
-        if self.settings.discmode >= 3 and self.dialog is not None:
-            self._send_bye(now)
-
-    # -- incoming -----------------------------------------------------------------------------
-    def incoming(self, invite: Request, now: float) -> None:
-        """Take an incoming INVITE: 180 Ringing (SendResponse), status Ringing."""
-        if self.phase is not Phase.IDLE:
-            raise LocalProtocolError(f"line {self.line} is not idle")
-        self.endpointtype = INCOMING
-        self.invite = invite
-        self.call_id = invite.call_id or ""
-        self.local_tag = self._new_token()
-        self.remote = invite.from_
-        self.remote_tag = self.remote.tag if self.remote is not None else None
-        self.start_time = now
-        self.phase = Phase.RINGING
-        self._ring_at = now + self.settings.ringtimeout / 1000.0
-        self.oa = OfferAnswer(self.media_config, self._sid())
-        self._status("CallSetup")
-        ringing = self._response(180, headers=[("Contact", self.contact)])
-        try:
-            self.dialog = Dialog.from_uas(invite, ringing, self.contact)
-        except (RemoteProtocolError, LocalProtocolError):
-            self._final(now, 400, reason="400 Bad Request (no Contact)")
-            return
-        self._emit(SendResponse(self.line, ringing))
-        self._status("Ringing")
-
-    def accept(self, now: float) -> None:
-        """Answer: 200 with our SDP answer (488 when no codec matches)."""
-        if self.phase is not Phase.RINGING:
-            raise LocalProtocolError(f"line {self.line} has no call to accept")
-        assert self.invite is not None and self.oa is not None and self.dialog is not None
-        neg = None
-        try:
-            if self.invite.body:
-                sdp, neg = self.oa.receive_offer(self.invite.body)
-                if neg is None:
-                    raise ParseError("the offer has no active stream")
-            else:                       # late offer: ours in the 200, the answer in the ACK
-                sdp = self.oa.create_offer()
-                self._late_offer = True
-        except ParseError:
-            self._final(now, 488)
-            return
-        ok = self._response(200, body=sdp.serialize().encode(),
-                            headers=[("Contact", self.contact), ("Content-Type", _SDP)])
-        self.dialog.response_sent(ok)
-        self._emit(SendResponse(self.line, ok))
-        self._awaiting_ack = True
-        self._connected(now)
-        if neg is not None:
-            self._media(neg)
-
-    def reject(self, now: float, status: int = 486) -> None:
-        """Refuse the incoming call (486 Busy Here; 603 Decline and others on request)."""
-        if self.phase is not Phase.RINGING:
-            raise LocalProtocolError(f"line {self.line} has no call to reject")
-        self._final(now, status)
-
-    def forward(self, target: str | Uri, now: float) -> None:
-        """Redirect the incoming call: 302 Moved Temporarily with ``Contact: <target>``."""
-        if self.phase is not Phase.RINGING:
-            raise LocalProtocolError(f"line {self.line} has no call to forward")
-        uri = self.target_uri(target) if isinstance(target, str) else target
-        self._final(now, 302, headers=[("Contact", NameAddr(uri))])
+            self._finished(now)
 
     def receive_request(self, request: Request, now: float) -> bool:
-        """A request for this call: CANCEL, ACK, BYE, re-INVITE (False: not handled)."""
+        """A request for this call: CANCEL, ACK, BYE, re-INVITE, UPDATE, INFO, PRACK
+        (False: not handled)."""
         m = request.method
         if self.phase in (Phase.IDLE, Phase.FINISHED):
             return False
@@ -373,95 +248,37 @@ class Call:
                 self._finished(now)
             return True
         if m == "ACK":
-            if self._awaiting_ack:
-                self._awaiting_ack = False
-                if self._late_offer and self.oa is not None:
-                    self._late_offer = False
-                    try:
-                        self._media(self.oa.receive_answer(request.body))
-                    except ParseError as e:
-                        self._local_disconnect(now, f"488 Not Acceptable Here ({e})")
+            self._on_ack(request, now)
             return True
-        if self.dialog is not None:
+        dialog = self._dialog_of(request)
+        if dialog is None and m in ("PRACK", "UPDATE", "INFO"):
+            self._reply(request, 481)
+            return True
+        if dialog is not None:
             try:
-                self.dialog.receive_request(request)
+                dialog.receive_request(request)
             except RemoteProtocolError as e:
                 self._emit(SendResponse(self.line, make_response(request, e.status, e.reason)))
                 return True
         if m == "BYE":
-            self._emit(SendResponse(self.line, make_response(request, 200)))
+            self._reply(request, 200)
             if self.phase is not Phase.FINISHING:
                 self._disconnect(DISPARTY_PEER, "BYE")
             self._finished(now)
             return True
+        if m == "PRACK":
+            self._on_prack(request, now)
+            return True
+        if m == "UPDATE":
+            self._on_update(request, now)
+            return True
+        if m == "INFO":
+            self._on_info(request)
+            return True
         if m == "INVITE" and self.phase is Phase.CONNECTED:
-            self._on_reinvite(request)
+            self._on_reinvite(request, now)
             return True
         return False
-
-    def _on_reinvite(self, request: Request) -> None:
-        assert self.oa is not None
-        try:
-            if request.body:
-                sdp, neg = self.oa.receive_offer(request.body)
-            else:
-                sdp, neg = self.oa.create_offer(), None
-                self._late_offer = self._awaiting_ack = True
-        except ParseError:
-            self._emit(SendResponse(self.line, make_response(request, 488)))
-            return
-        self._emit(SendResponse(self.line, make_response(
-            request, 200, body=sdp.serialize().encode(),
-            headers=[("Contact", self.contact), ("Content-Type", _SDP)])))
-        if neg is not None:
-            self._media(neg)
-            self._status("Hold" if neg.remote_hold else "Speaking")
-
-    # -- hold (re-INVITE) ---------------------------------------------------------------------
-    def hold(self, now: float, holdtypeonhold: int | None = None) -> None:
-        """Put the call on hold (re-INVITE per ``holdtypeonhold``; none for 0/-2)."""
-        self._reoffer(True, holdtypeonhold)
-
-    def unhold(self, now: float) -> None:
-        """Take the call off hold (re-INVITE sendrecv)."""
-        self._reoffer(False, None)
-
-    def _reoffer(self, hold: bool, holdtype: int | None) -> None:
-        if self.phase is not Phase.CONNECTED or self.dialog is None or self.oa is None:
-            raise LocalProtocolError(f"line {self.line} has no connected call")
-        if self._reinvite is not None:
-            raise LocalProtocolError("a re-INVITE is already in progress")
-        sdp = self.oa.hold(holdtype) if hold else self.oa.unhold()
-        if sdp is not None:
-            req = self.dialog.create_request("INVITE", via=self._via(), body=sdp.serialize().encode(),
-                                             headers=[("Content-Type", _SDP),
-                                                      *self.settings.custom_headers()])
-            self._reinvite = req
-            self._emit(SendRequest(self.line, req))
-        self._status("Hold" if hold else "Speaking")
-
-    def _on_reinvite_response(self, response: Response, now: float) -> None:
-        if response.status < 200:
-            return
-        assert self.dialog is not None and self.oa is not None
-        self._reinvite = None
-        if response.status >= 300:
-            return
-        self.dialog.receive_response(response)
-        self._ack = self.dialog.create_ack(via=self._via())
-        self._emit(SendAck(self.line, self._ack))
-        try:
-            self._media(self.oa.receive_answer(response.body))
-        except ParseError as e:
-            self._local_disconnect(now, f"488 Not Acceptable Here ({e})")
-
-    # -- ending -------------------------------------------------------------------------------
-    def hangup(self, now: float) -> None:
-        """Hang up: CANCEL before the answer, BYE after, reject (486) an incoming ringing call."""
-        if self.phase is Phase.RINGING:
-            self._final(now, 486)
-        elif self.phase in (Phase.CALLING, Phase.CONNECTED):
-            self._local_disconnect(now, "CANCEL" if self.phase is Phase.CALLING else "BYE")
 
     def transaction_failed(self, method: str, now: float, reason: str = "timeout") -> None:
         """A client transaction of ours (or our INVITE server transaction) failed."""
@@ -482,6 +299,94 @@ class Call:
         elif method in ("BYE", "CANCEL") and self.phase is Phase.FINISHING:
             self._finished(now)
 
+    # -- authentication and resends -----------------------------------------------------------
+    def _auth_retry(self, request: Request, response: Response, now: float) -> str | None:
+        """Resend ``request`` with credentials for a 401/407: None when resent, else why not."""
+        method = request.method
+        if self.auth is None:
+            return "no credentials"
+        if self._tries.get(method, 0) >= _AUTH_TRIES.get(method, 1):
+            return "credentials rejected"
+        try:
+            headers = credentials_for(self.auth, request, response, (self.call_id, method))
+        except CredentialsRejected:
+            return "credentials rejected"
+        except SipError as e:
+            return str(e)
+        self._tries[method] = self._tries.get(method, 0) + 1
+        self._resend(request, now, headers)
+        return None
+
+    def _auth_done(self, method: str) -> None:
+        self._tries.pop(method, None)
+        if self.auth is not None:
+            self.auth.reset((self.call_id, method))
+
+    def _resend(self, request: Request, now: float, headers: list[tuple[str, str]]) -> Request:
+        """``request`` again with a new branch, CSeq+1 and ``headers`` replacing theirs."""
+        new = clone_request(request)
+        for name in {n for n, _ in headers} | {"Via"}:
+            new.headers.remove(name)
+        new.add("Via", self._via(), first=True)
+        initial = request is self.invite and self.endpointtype == OUTGOING
+        if initial:
+            seq = request.cseq.seq + 1  # type: ignore[union-attr]
+            # the challenge ended that INVITE transaction and its early dialogs
+            self.dialog, self._provisional = None, False
+            self._early.clear()
+            self._pracks.clear()
+        else:
+            dialog = self._dialog_of(request)
+            assert dialog is not None
+            seq = (dialog.local_seq or 0) + 1
+            dialog.local_seq = seq
+            if request.method == "INVITE":
+                dialog.invite_seq = seq
+        new.set("CSeq", f"{seq} {request.method}")
+        for name, value in headers:
+            new.add(name, value)
+        if initial:
+            self.invite = new
+        elif request.method == "INVITE":
+            self._reinvite = new
+        else:
+            self._pending[seq] = new
+        self._emit(SendRequest(self.line, new))
+        return new
+
+    def _send_in_dialog(self, method: str, headers: list[tuple[str, Any]],
+                        body: bytes = b"", dialog: Dialog | None = None) -> Request:
+        d = dialog or self.dialog
+        assert d is not None
+        req = d.create_request(method, via=self._via(), body=body, headers=headers)
+        if method == "INVITE":
+            self._reinvite = req
+        else:
+            self._pending[req.cseq.seq] = req  # type: ignore[union-attr]
+        self._emit(SendRequest(self.line, req))
+        return req
+
+    def _dialog_of(self, message: Message) -> Dialog | None:
+        """The dialog (or early fork) a message names: the peer's tag is the To tag of
+        ours (and their responses), the From tag of theirs."""
+        try:
+            from_tag = message.from_.tag if message.from_ is not None else None
+            to_tag = message.to.tag if message.to is not None else None
+        except SipError:
+            return None
+        remote = to_tag if from_tag == self.local_tag else from_tag
+        if self.dialog is not None and (remote is None or self.dialog.remote_tag == remote):
+            return self.dialog
+        return self._early.get(remote) if remote else None
+
+    # -- ending -------------------------------------------------------------------------------
+    def hangup(self, now: float) -> None:
+        """Hang up: CANCEL before the answer, BYE after, reject (486) an incoming ringing call."""
+        if self.phase is Phase.RINGING:
+            self._final(now, 486)
+        elif self.phase in (Phase.CALLING, Phase.CONNECTED):
+            self._local_disconnect(now, "CANCEL" if self.phase is Phase.CALLING else "BYE")
+
     def _local_disconnect(self, now: float, reason: str) -> None:
         """We end a CALLING (CANCEL) or CONNECTED (BYE) call."""
         calling = self.phase is Phase.CALLING
@@ -489,6 +394,7 @@ class Call:
         self.phase = Phase.FINISHING
         self._status("Finishing")
         self._ring_at = self._call_at = None
+        self._session.stop()
         if calling and not self._provisional:
             self._cancel_pending = True        # RFC 3261 9.1: CANCEL after a provisional
         elif calling:
@@ -502,9 +408,7 @@ class Call:
 
     def _send_bye(self, now: float) -> None:
         assert self.dialog is not None
-        bye = self.dialog.create_request("BYE", via=self._via(),
-                                         headers=self.settings.custom_headers())
-        self._emit(SendRequest(self.line, bye))
+        self._send_in_dialog("BYE", self.settings.custom_headers())
         if self.phase is Phase.FINISHING and self._finish_at is None:
             self._finish_at = now + FINISH_GUARD
 
@@ -514,6 +418,7 @@ class Call:
         resp = self._response(status, headers=headers)
         if self.dialog is not None:
             self.dialog.response_sent(resp)
+        self._rel.stop()
         self._disconnect(DISPARTY_LOCAL, reason or f"{status} {resp.reason}")
         self._emit(SendResponse(self.line, resp))
         self._status("Finishing")
@@ -523,6 +428,8 @@ class Call:
         if self.disparty:
             return
         self.disparty, self.reason = disparty, reason
+        self._ringback_set(False)
+        self._ringtone_set(False)
         self._status("CallDisconnect")
         if self._media_on:
             self._media_on = False
@@ -536,6 +443,10 @@ class Call:
         self.phase = Phase.FINISHED
         self.end_time = now
         self._ring_at = self._call_at = self._finish_at = None
+        self._rel.stop()
+        self._session.stop()
+        for method in list(self._tries):
+            self._auth_done(method)
         if self.dialog is not None:
             self.dialog.terminate()
         self._status("Finished")
@@ -553,8 +464,8 @@ class Call:
             connect_ms = duration_ms = 0
         me, peer = self.localname, self.peername
         caller, called = (me, peer) if self.endpointtype == OUTGOING else (peer, me)
-        address = _host(self.invite.uri if self.endpointtype == OUTGOING and self.invite
-                        else (self.remote.uri if self.remote else None))
+        address = host_of(self.invite.uri if self.endpointtype == OUTGOING and self.invite
+                          else (self.remote.uri if self.remote else None))
         return Cdr(self.line, peer, caller, called, address, connect_ms, duration_ms,
                    self.disparty, self.reason)
 
@@ -564,19 +475,37 @@ class Call:
         self.connect_time = now
         self._ring_at = None
         self._call_at = now + self.settings.calltimeout / 1000.0
+        self._ringback_set(False)
+        self._ringtone_set(False)
         self._status("CallConnect")
         self._status("Speaking")
 
-    def _media(self, neg: NegotiatedMedia) -> None:
+    def _media(self, neg: NegotiatedMedia, early: bool = False) -> None:
         self.negotiated = neg
         self._media_on = True
-        self._emit(MediaReady(self.line, neg))
+        self._emit(MediaReady(self.line, neg, early))
+
+    def _ringback_set(self, on: bool) -> None:
+        if self._ringback != on:
+            self._ringback = on
+            self._emit(LocalRingback(self.line, on))
+
+    def _ringtone_set(self, on: bool) -> None:
+        if self._ringtone != on:
+            self._ringtone = on
+            self._emit(LocalRingtone(self.line, on))
 
     def _response(self, status: int, body: bytes = b"",
                   headers: list[tuple[str, Any]] | None = None) -> Response:
         assert self.invite is not None
         extra = list(headers or []) + self.settings.custom_headers()
         return make_response(self.invite, status, to_tag=self.local_tag, body=body, headers=extra)
+
+    def _reply(self, request: Request, status: int,
+               headers: list[tuple[str, Any]] | None = None, body: bytes = b"") -> None:
+        """Answer an in-dialog request of the peer."""
+        self._emit(SendResponse(self.line, make_response(request, status, to_tag=self.local_tag,
+                                                         headers=headers, body=body)))
 
     def _via(self) -> str:
         return f"SIP/2.0/{self.transport} {self.sent_by};branch=z9hG4bK{self._new_token()}"

@@ -4,8 +4,10 @@ One shape for the Python API and the TCP API: :class:`StatusChanged` maps to
 ``STATUS,line,status,peername,localname,endpointtype,peerdisplayname,callid`` and
 :class:`Cdr` to ``CDR,line,peername,caller,called,peeraddress,connecttime,duration,
 disparty,reason``. :class:`SendRequest`, :class:`SendResponse` and :class:`SendAck`
-are for the UA core (transaction layer / transport); :class:`MediaReady` and
-:class:`MediaStop` for the media engine.
+are for the UA core (transaction layer / transport); :class:`MediaReady`,
+:class:`MediaStop`, :class:`LocalRingback`, :class:`LocalRingtone` and
+:class:`MuteChanged` for the media engine; :class:`InfoReceived` and
+:class:`DtmfReceived` for the application.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from .sip.message import Request, Response
 from .sip.offer_answer import NegotiatedMedia
 
 __all__ = ["CallEvent", "StatusChanged", "SendRequest", "SendResponse", "SendAck",
-           "MediaReady", "MediaStop", "Cdr", "OUTGOING", "INCOMING",
+           "MediaReady", "MediaStop", "Cdr", "InfoReceived", "DtmfReceived",
+           "LocalRingback", "LocalRingtone", "MuteChanged", "OUTGOING", "INCOMING",
            "DISPARTY_NOT_SET", "DISPARTY_LOCAL", "DISPARTY_PEER", "DISPARTY_UNDEFINED"]
 
 #: ``endpointtype`` values.
@@ -79,10 +82,15 @@ class SendAck(CallEvent):
 
 @dataclass(frozen=True)
 class MediaReady(CallEvent):
-    """Offer/answer completed (or changed, e.g. hold): start or update the RTP stream."""
+    """Offer/answer completed (or changed, e.g. hold): start or update the RTP stream.
+
+    ``early``: the SDP came in a 18x (early media, before the call is answered);
+    a later MediaReady with ``early=False`` confirms it at connect.
+    """
 
     line: int
     negotiated: NegotiatedMedia
+    early: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,3 +113,46 @@ class Cdr(CallEvent):
     duration_ms: int
     disparty: int
     reason: str
+
+
+@dataclass(frozen=True)
+class InfoReceived(CallEvent):
+    """The peer sent an INFO in the call's dialog (answered 200 already)."""
+
+    line: int
+    content_type: str
+    body: str
+
+
+@dataclass(frozen=True)
+class DtmfReceived(CallEvent):
+    """The peer pressed a key; ``method`` is "info" (SIP INFO) or "rfc4733"."""
+
+    line: int
+    digit: str
+    method: str
+
+
+@dataclass(frozen=True)
+class LocalRingback(CallEvent):
+    """Start (``on``) or stop the locally generated ringback tone of an outgoing call."""
+
+    line: int
+    on: bool
+
+
+@dataclass(frozen=True)
+class LocalRingtone(CallEvent):
+    """Start (``on``) or stop the local ringtone of an incoming call."""
+
+    line: int
+    on: bool
+
+
+@dataclass(frozen=True)
+class MuteChanged(CallEvent):
+    """The call's mute state: ``mic`` (we send silence), ``speaker`` (we play nothing)."""
+
+    line: int
+    mic: bool
+    speaker: bool

@@ -8,17 +8,24 @@ Incoming calls go through the reference's policy, in this order: ``blacklist``
 ``rejectonbusy`` or no free line (486 Busy Here). Those calls take no line: their
 events (:class:`SendResponse`, :class:`Cdr`) carry line 0. An accepted one rings on
 a free line and is answered at once with ``autoaccept`` or ``P-Auto-Answer: normal``.
+
+Each line needs its own RTP port: pass ``media_for(line) -> MediaConfig`` instead of
+a fixed ``media=``. ``auth=`` (a DigestClient) and the other ``call_kwargs`` reach
+every :class:`Call`. :meth:`Lines.dial` with an empty target redials the last one
+(as the reference's API_Call does).
 """
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .call import Call, CallSettings
+from .call_common import host_of, target_uri, user_of
 from .call_events import DISPARTY_LOCAL, CallEvent, Cdr, SendResponse
 from .sip.addr import NameAddr
 from .sip.errors import LocalProtocolError
 from .sip.message import Request, Response, make_response
+from .sip.offer_answer import MediaConfig
 
 __all__ = ["Lines", "CURRENT", "ALL"]
 
@@ -30,10 +37,16 @@ class Lines:
     """Calls by line number. ``call_kwargs`` are passed to every :class:`Call`."""
 
     def __init__(self, maxlines: int = 4, *, settings: CallSettings | None = None,
+                 media_for: Callable[[int], MediaConfig] | None = None,
                  **call_kwargs: Any) -> None:
         if maxlines < 1:
             raise ValueError("maxlines must be at least 1")
+        if (media_for is None) == ("media" not in call_kwargs):
+            raise ValueError("pass exactly one of media= and media_for=")
         self.maxlines = maxlines
+        self.media_for = media_for
+        #: The last target dialled (what :meth:`redial` calls again).
+        self.last_target: str | None = None
         self.settings = settings or CallSettings(maxlines=maxlines)
         self.current = 1
         self._kwargs = call_kwargs
@@ -61,20 +74,33 @@ class Lines:
         return [c for c in self if c.active]
 
     def _new_call(self, line: int) -> Call:
-        call = Call(line, settings=self.settings, **self._kwargs)
+        kwargs = dict(self._kwargs)
+        if self.media_for is not None:
+            kwargs["media"] = self.media_for(line)
+        call = Call(line, settings=self.settings, **kwargs)
         self._calls[line] = call
         return call
 
     # -- commands -----------------------------------------------------------------------------
     def dial(self, target: str, now: float, line: int = CURRENT) -> Call:
-        """Call ``target`` on ``line`` (-1: automatic free-line selection)."""
+        """Call ``target`` on ``line`` (-1: automatic free-line selection); an empty
+        ``target`` redials the last one."""
+        if not target.strip():
+            if self.last_target is None:
+                raise LocalProtocolError("nothing to redial: no call was dialled yet")
+            target = self.last_target
         n = self.free_line() if line == CURRENT else line
         if n is None or not self.is_free(n):
             raise LocalProtocolError(f"no free line for a call (line {line})")
         self.current = n
         call = self._new_call(n)
         call.dial(target, now)
+        self.last_target = target
         return call
+
+    def redial(self, now: float, line: int = CURRENT) -> Call:
+        """Call the last dialled target again (LocalProtocolError when there is none)."""
+        return self.dial("", now, line)
 
     def hangup(self, now: float, line: int = CURRENT) -> None:
         """Hang up ``line`` (-1 current, -2 all)."""
@@ -113,22 +139,21 @@ class Lines:
 
     def _refuse(self, invite: Request, now: float, status: int | None, reason: str = "",
                 forward: str = "") -> None:
-        helper = Call(0, settings=self.settings, **self._kwargs)
+        local = self._kwargs["local_uri"]
+        local = NameAddr.parse(local) if isinstance(local, str) else local
         tag = self._kwargs["new_token"]()
         if status is not None:
             headers: list[tuple[str, Any]] = []
             if forward:
-                headers.append(("Contact", NameAddr(helper.target_uri(forward))))
+                headers.append(("Contact", NameAddr(target_uri(forward, local,
+                                                               self.settings.techprefix))))
             headers += self.settings.custom_headers()
             resp = make_response(invite, status, to_tag=tag, headers=headers)
             self._events.append(SendResponse(0, resp))
             reason = reason or f"{status} {resp.reason}"
-        helper.remote = invite.from_
-        caller = helper.peername
-        called = helper.localname
-        address = caller and (invite.from_.uri.hostport  # type: ignore[union-attr]
-                              if hasattr(invite.from_.uri, "hostport") else "")  # type: ignore[union-attr]
-        self._events.append(Cdr(0, caller, caller, called, address or "", 0, 0,
+        caller = user_of(invite.from_)
+        address = host_of(invite.from_.uri) if caller and invite.from_ is not None else ""
+        self._events.append(Cdr(0, caller, caller, user_of(local), address, 0, 0,
                                 DISPARTY_LOCAL, reason))
         return None
 
