@@ -43,7 +43,7 @@ from collections import deque
 from typing import Any, Callable
 
 from .call_auth import credentials_for
-from .call_common import FINISH_GUARD, Phase, clone_request, host_of, user_of
+from .call_common import FINISH_GUARD, Phase, clone_request, host_of, reason_phrase, user_of
 from .call_events import (DISPARTY_LOCAL, DISPARTY_PEER, DISPARTY_UNDEFINED, INCOMING, OUTGOING,
                           CallEvent, Cdr, LocalRingback, LocalRingtone, MediaReady, MediaStop,
                           SendRequest, SendResponse, StatusChanged)
@@ -499,13 +499,15 @@ class Call(UacMixin, UasMixin, InDialogMixin):
                   headers: list[tuple[str, Any]] | None = None) -> Response:
         assert self.invite is not None
         extra = list(headers or []) + self.settings.custom_headers()
-        return make_response(self.invite, status, to_tag=self.local_tag, body=body, headers=extra)
+        return make_response(self.invite, status, reason_phrase(status), to_tag=self.local_tag,
+                             body=body, headers=extra)
 
     def _reply(self, request: Request, status: int,
                headers: list[tuple[str, Any]] | None = None, body: bytes = b"") -> None:
         """Answer an in-dialog request of the peer."""
-        self._emit(SendResponse(self.line, make_response(request, status, to_tag=self.local_tag,
-                                                         headers=headers, body=body)))
+        self._emit(SendResponse(self.line, make_response(
+            request, status, reason_phrase(status), to_tag=self.local_tag, headers=headers,
+            body=body)))
 
     def _via(self) -> str:
         return f"SIP/2.0/{self.transport} {self.sent_by};branch=z9hG4bK{self._new_token()}"

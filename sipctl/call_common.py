@@ -12,7 +12,7 @@ from .sip.uri import SipUri, Uri, parse_uri
 if TYPE_CHECKING:
     from .call_settings import CallSettings
 
-__all__ = ["Phase", "FINISH_GUARD", "T1", "SDP", "allow_value", "supported_tags", "option_tags",
+__all__ = ["Phase", "FINISH_GUARD", "T1", "SDP", "reason_phrase", "allow_value", "supported_tags", "option_tags",
            "target_uri", "clone_request", "user_of", "host_of"]
 
 #: Seconds we wait for the answer to our BYE/CANCEL before calling the line Finished.
@@ -31,6 +31,15 @@ class Phase(enum.Enum):
     CONNECTED = "connected"
     FINISHING = "finishing"    #: we sent BYE/CANCEL, waiting for the answer
     FINISHED = "finished"
+
+
+#: Reason phrases the message module's table lacks (RFC 4028 422).
+_REASONS = {422: "Session Interval Too Small"}
+
+
+def reason_phrase(status: int) -> str | None:
+    """Our reason phrase for ``status`` (None: the message module's default)."""
+    return _REASONS.get(status)
 
 
 def allow_value(prack: bool) -> str:
