@@ -56,7 +56,7 @@ from .call_uas import UasMixin
 from .sip.addr import NameAddr
 from .sip.auth import CredentialsRejected, DigestClient
 from .sip.dialog import Dialog
-from .sip.errors import LocalProtocolError, RemoteProtocolError, SipError
+from .sip.errors import RemoteProtocolError, SipError
 from .sip.message import Message, Request, Response, make_response
 from .sip.offer_answer import MediaConfig, NegotiatedMedia, OfferAnswer
 from .sip.uri import SipUri, parse_uri

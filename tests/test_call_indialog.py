@@ -9,7 +9,7 @@ from sipctl.sip.errors import LocalProtocolError
 from sipctl.sip.offer_answer import OfferAnswer
 
 from test_call import (answered, cdrs, dial, drain, in_dialog, lines, media, of, peer_answer,
-                       statuses)
+                       peer_invite, statuses)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, REFER"
 
@@ -32,7 +32,7 @@ def test_allow_header_on_invite_and_2xx():
     call, invite, _ = dial(ls)
     assert ", ".join(invite.headers.get_all("Allow")) == ALLOW
     ls = lines(prack=True)
-    call = ls.incoming(in_invite := __import__("test_call").peer_invite(), 0.0)
+    call = ls.incoming(peer_invite(), 0.0)
     call.accept(1.0)
     ok = of(drain(ls), SendResponse)[-1].response
     assert ", ".join(ok.headers.get_all("Allow")) == ALLOW.replace("UPDATE", "UPDATE, PRACK")
@@ -82,9 +82,8 @@ def test_update_in_early_dialog():
 
 
 def test_update_while_ringing_incoming_500():
-    import test_call
     ls = lines()
-    call = ls.incoming(test_call.peer_invite(), 0.0)
+    call = ls.incoming(peer_invite(), 0.0)
     drain(ls)
     ls.receive_request(with_sdp(in_dialog(call, "UPDATE", 11), peer_offer()), 1.0)
     [resp] = of(drain(ls), SendResponse)

@@ -4,12 +4,11 @@ from __future__ import annotations
 import pytest
 
 from sipctl.call import CallSettings, Phase
-from sipctl.call_events import SendAck, SendRequest, SendResponse, StatusChanged
+from sipctl.call_events import SendAck, SendRequest, SendResponse
 from sipctl.call_timers import parse_session_expires
 from sipctl.sip.message import make_response
 
-from test_call import (cdrs, dial, drain, in_dialog, lines, of, peer_answer, peer_invite,
-                       statuses)
+from test_call import cdrs, dial, drain, in_dialog, lines, of, peer_answer, peer_invite
 
 
 def answer_with(invite, se=None, allow=None, now=1.0, ls=None):
