@@ -393,3 +393,24 @@ def test_load_scenarios(sipp_runner, scenario, media):  # noqa: F811
     per_s = len(uas.rtp.between(mid - 0.3, mid + 0.3)) / 0.6
     assert 150 <= per_s <= 240, per_s            # 4 calls overlap mid-run (rate 20/s)
     assert 4 * 50 * 1.0 <= len(uas.rtp.packets) <= 4 * 50 * 1.5, len(uas.rtp.packets)
+
+
+def test_many_processes_share_the_calls(sipp_runner):  # noqa: F811
+    """Sipp.many: calls, rate and users spread over processes; the stat totals add up."""
+    from peers.sipp import SippGroup
+
+    uas = RawUas()
+    try:
+        with sipp_runner.many("uac_noraudio_load", 3, remote=uas.addr, calls=10, rate=30,
+                              services=["u0", "u1"], duration_ms=200, timeout=10,
+                              trace_messages=False) as group:
+            results = group.wait()
+    finally:
+        uas.close()
+    assert all(r.ok for r in results), [r.describe() for r in results]
+    assert [r.created for r in results] == [4, 3, 3]
+    assert SippGroup.totals(results) == {"created": 10, "successful": 10, "failed": 0}
+    users = [re.match(r"INVITE sip:(\w+)@", m.first).group(1)
+             for m in uas.requests if m.method == "INVITE"]
+    assert sorted(set(users)) == ["u0", "u1"] and len(users) == 10
+    assert len({p.media_port for p in group.procs}) == 3

@@ -357,7 +357,7 @@ class Sipp:
                    limit: int | None = None, media_port: int | None = None,
                    rtp_echo: bool = False, recv_timeout_ms: int | None = None,
                    files: Mapping[str, bytes | os.PathLike[str] | str] | None = None,
-                   stat_period_s: int | None = None,
+                   stat_period_s: int | None = None, trace_messages: bool = True,
                    extra_args: Sequence[str] = (), wait_ready: bool = True) -> SippProcess:
         """Start sipp and return at once (after its socket is bound, if wait_ready).
 
@@ -371,7 +371,8 @@ class Sipp:
         files: written into the run directory (sipp's cwd) before start, name -> bytes or a
         path to copy; ``tone.ulaw`` is made by ``ulaw_tone()`` when the scenario streams it
         and it is not given. stat_period_s: -fd (stat file rows; the final row is always
-        written at exit).
+        written at exit). trace_messages=False: no -trace_msg file (load runs: logging
+        every message costs sipp more than the calls do); ``messages()`` is then empty.
         """
         transport = transport.lower()
         if transport not in _TRANSPORTS:
@@ -392,11 +393,12 @@ class Sipp:
             "-m", str(calls), "-timeout", f"{max(1, int(round(timeout)))}s", "-timeout_error",
             "-nostdin", "-cp", str(free_port("0.0.0.0", ("udp",), avoid=(port,))),
             "-mp", str(media_port),
-            "-trace_msg", "-message_file", str(rundir / _FILES["message_log"]),
             "-trace_stat", "-stf", str(rundir / _FILES["stat_file"]),
             "-trace_err", "-error_file", str(rundir / _FILES["error_log"]),
             "-trace_logs", "-log_file", str(rundir / _FILES["actions_log"]),
         ]
+        if trace_messages:
+            argv += ["-trace_msg", "-message_file", str(rundir / _FILES["message_log"])]
         if service is not None:
             argv += ["-s", service]
         if auth is not None:
@@ -431,17 +433,21 @@ class Sipp:
 
     def many(self, scenario: str | os.PathLike[str], processes: int, *,
              rate: float | None = None, calls: int = 1, limit: int | None = None,
-             **kw) -> "SippGroup":
+             services: Sequence[str] | None = None, **kw) -> "SippGroup":
         """``processes`` sipp runs of one scenario side by side (one sipp saturates around
         1,000 calls/s): ``rate``, ``calls`` and ``limit`` are totals, split evenly (the first
         processes take the remainder of ``calls``). Other arguments as ``background``; each
-        process gets its own SIP and media ports. Returns a started ``SippGroup``."""
+        process gets its own SIP and media ports; ``services``: -s per process (round robin),
+        e.g. to spread calls over several accounts of the target. Returns a started
+        ``SippGroup``."""
         if processes < 1:
             raise ValueError("processes must be >= 1")
         group = SippGroup([])
         try:
             for i in range(processes):
                 n = calls // processes + (1 if i < calls % processes else 0)
+                if services:
+                    kw["service"] = services[i % len(services)]
                 group.procs.append(self.background(
                     scenario, calls=max(n, 1),
                     rate=None if rate is None else rate / processes,
