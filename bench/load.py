@@ -40,7 +40,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from bench.cpu import CpuMeter, cpu_count, descendants, udp_counters, udp_socket_drops
 
