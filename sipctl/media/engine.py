@@ -65,7 +65,7 @@ _WAIT = 5.0                 # s to wait for a synchronous answer from the media 
 
 
 class _Line:
-    __slots__ = ("key", "pair", "stream", "ringback", "send_failed")
+    __slots__ = ("key", "pair", "stream", "ringback", "send_failed", "errors")
 
     def __init__(self, key: Hashable, pair: PortPair, stream: RtpStream) -> None:
         self.key = key
@@ -73,6 +73,7 @@ class _Line:
         self.stream = stream
         self.ringback: Optional[RingbackTone] = None
         self.send_failed = False
+        self.errors = 0
 
 
 class MediaEngine:
@@ -384,13 +385,24 @@ class MediaEngine:
                 try:
                     sendto(data, addr)
                 except OSError as e:
-                    st.counters.send_errors += 1
-                    if not ln.send_failed:
-                        ln.send_failed = True
-                        st.error(f"send to {addr} failed: {e}")
+                    self._send_failed(ln, addr, e)
             queue.clear()
         if st.events:
             self._emit(st.events)
+
+    def _internal_error(self, ln: _Line, where: str, e: Exception) -> None:
+        """A bug or an unexpected failure for one line: logged and reported once per line."""
+        ln.errors += 1
+        if ln.errors == 1:
+            _log.error("line %r: %s failed: %r", ln.key, where, e, exc_info=e)
+            self._emit([MediaError(ln.key, f"internal error in {where}: {e!r}")])
+
+    def _send_failed(self, ln: _Line, addr: Any, e: OSError) -> None:
+        st = ln.stream
+        st.counters.send_errors += 1
+        if not ln.send_failed:          # one MediaError per line, then only counted
+            ln.send_failed = True
+            st.error(f"send to {addr} failed: {e}")
 
     def _receive(self) -> None:
         poll = self._ep.poll
@@ -424,7 +436,7 @@ class MediaEngine:
                         st.receive_rtp(data, src, now)
                 except Exception as e:  # noqa: BLE001 - one bad packet, one line
                     st.counters.garbage += 1
-                    _log.error("line %r: receive failed: %r", ln.key, e, exc_info=e)
+                    self._internal_error(ln, "receive", e)
             ready = poll(0)
 
     def _on_frame(self, mic: np.ndarray) -> np.ndarray:
@@ -433,12 +445,11 @@ class MediaEngine:
         self._drain()
         self._receive()
         now = self._clock()
-        rate = self.rate
         mic_by_rate: dict[int, Optional[np.ndarray]] = {}
         enc_by_codec: dict[str, bytes] = {}
         mix: dict[int, np.ndarray] = {}
         silent_mic = self.discard
-        for ln in list(self._lines.values()):
+        for ln in tuple(self._lines.values()):
             st = ln.stream
             codec = st.codec
             try:
@@ -450,7 +461,16 @@ class MediaEngine:
                     enc = st._silence_tick if m is None else codec.encode(m)
                     enc_by_codec[codec.key] = enc
                 sp = st.tick(now, None, enc)
-                if st.out or st.out_rtcp or st.events:
+                out = st.out
+                if out:
+                    sendto = ln.pair.rtp.sendto
+                    for data, addr in out:
+                        try:
+                            sendto(data, addr)
+                        except OSError as e:
+                            self._send_failed(ln, addr, e)
+                    out.clear()
+                if st.out_rtcp or st.events:
                     self._flush(ln)
                 if sp is not None and not self.discard:
                     acc = mix.get(st.rate)
@@ -458,8 +478,7 @@ class MediaEngine:
                         acc = mix[st.rate] = np.zeros(len(sp), np.int32)
                     acc += sp
             except Exception as e:  # noqa: BLE001 - isolate the line
-                _log.error("line %r: tick failed: %r", ln.key, e, exc_info=e)
-                self._emit([MediaError(ln.key, f"internal error: {e!r}")])
+                self._internal_error(ln, "tick", e)
         out = self._mix(mix)
         self.ticks += 1
         self.busy += time.perf_counter() - t0

@@ -21,7 +21,7 @@ import errno
 import random
 import socket
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 __all__ = ["PortPair", "PortAllocator", "RANDOM_RANGE", "bind_pair", "family_of"]
 
@@ -47,9 +47,14 @@ class PortPair:
     def rtcp_port(self) -> int:
         return self.port + 1
 
+    on_close: Optional[Callable[[int], None]] = None
+
     def close(self) -> None:
         self.rtp.close()
         self.rtcp.close()
+        cb, self.on_close = self.on_close, None
+        if cb is not None:
+            cb(self.port)
 
 
 def _bind(address: str, port: int, rcvbuf: int) -> socket.socket:
@@ -103,6 +108,8 @@ class PortAllocator:
         self.max_tries = max_tries
         #: The remembered port of ``rtpport`` 0 (None until the first success).
         self.stable_port: Optional[int] = None
+        #: RTP ports of pairs handed out and not closed yet (skipped without a bind).
+        self.in_use: set[int] = set()
 
     def _candidates(self):
         if self.rtpport:
@@ -121,13 +128,19 @@ class PortAllocator:
 
     def allocate(self, address: str = "127.0.0.1") -> PortPair:
         """Bind the next free pair on ``address``; OSError (EADDRINUSE) if none is free."""
-        for i, port in enumerate(self._candidates()):
-            if i >= self.max_tries:
+        tries = 0
+        for port in self._candidates():
+            if port in self.in_use:
+                continue
+            tries += 1
+            if tries > self.max_tries:
                 break
             pair = bind_pair(address, port, self.rcvbuf)
             if pair is not None:
                 if not self.rtpport and self.stable_port is None:
                     self.stable_port = port
+                self.in_use.add(port)
+                pair.on_close = self.in_use.discard
                 return pair
         raise OSError(errno.EADDRINUSE, f"no free RTP port pair on {address} "
                       f"(rtpport={self.rtpport})")

@@ -62,7 +62,8 @@ from typing import Callable, Hashable, Optional
 
 import numpy as np
 
-from _media import g711, rtp
+from _media import g711
+from _media.rtp import build as _build, parse as _parse
 from _media.playout import Playout
 
 from .dtmf import DTMF_RFC4733, DtmfReceiver, DtmfSender, SendInfo, SendRtpEvent
@@ -164,6 +165,7 @@ class RtpStream:
         self.dtmf_rx = DtmfReceiver()
         self.mic_muted = False
         self.speaker_muted = False
+        self._dtmf_busy = False
         self.early = False
         self.closed = False
         # destinations
@@ -174,6 +176,7 @@ class RtpStream:
         self.rtcp_latched = False
         # receive state
         self.remote_ssrc: Optional[int] = None
+        self._rx_stats = None           # fast path: the current source's ReceiverStats
         self._departed: list = []      # ReceiverStats of sources that sent an RTCP BYE
         self.started = False            # an audio packet was received
         self._last_rx = now             # last accepted RTP (any accepted PT) or timeout start
@@ -219,6 +222,7 @@ class RtpStream:
             self._tick_samples = codec.rate * s.frame_ms // 1000
             self._silence_tick = bytes([codec.silence]) * self._tick_samples
             self._txbuf.clear()
+            self._pf = self._tick_samples
             if self.decode:
                 self._new_playout(self._tick_samples)
         self._P = codec.rate * ptime // 1000
@@ -228,6 +232,7 @@ class RtpStream:
         te = {negotiated.telephone_event_receive_pt, negotiated.telephone_event_pt} - {None}
         self._te_pts = tuple(te)
         receiving = bool(negotiated.receive)
+        self._rx_stats = None
         if receiving and not self._receiving:
             self._last_rx = now                 # the timeout counts from here
             self._timed_out = False
@@ -274,13 +279,15 @@ class RtpStream:
         """Queue digits (reference ``API_Dtmf`` string); ValueError on a bad character."""
         if self.dtmf_tx is None:
             self.dtmf_tx = DtmfSender(self.settings.dtmfmode, rtp_available=False)
-        return self.dtmf_tx.send(digits, now)
+        queued = self.dtmf_tx.send(digits, now)
+        self._dtmf_busy = self._dtmf_busy or queued
+        return queued
 
     # ------------------------------------------------------------------ send helpers
 
     def _rtp(self, pt: int, payload: bytes, ts: int, marker: bool, now: float) -> None:
         seq = self.seq
-        self.out.append((rtp.build(pt, seq, ts, self.ssrc, payload, marker=marker), self.dest))
+        self.out.append((_build(pt, seq, ts, self.ssrc, payload, marker=marker), self.dest))
         self.seq = (seq + 1) & 0xFFFF
         if self.rtcp is not None:
             self.rtcp.on_rtp_sent(len(payload), ts, now)
@@ -314,7 +321,8 @@ class RtpStream:
         dest = self.dest
         if self._sending_audio and dest is not None:
             dtx = self.dtmf_tx
-            self._dtmf(now)
+            if self._dtmf_busy:
+                self._dtmf(now)
             if not self.mic_muted:
                 if encoded is None:
                     encoded = self._silence_tick if mic is None else self.codec.encode(mic)
@@ -322,12 +330,13 @@ class RtpStream:
                 encoded = self._silence_tick
             else:
                 encoded = None
-            if encoded is not None and not (dtx is not None and dtx.in_event):
+            if encoded is not None and not (dtx is not None and dtx._active is not None):
                 self._packetize(encoded, now)
             else:
                 self._skip(now)
         else:
-            self._dtmf(now)
+            if self._dtmf_busy:
+                self._dtmf(now)
             self._skip(now)
         # timers
         rtcp = self.rtcp
@@ -356,8 +365,14 @@ class RtpStream:
         P = self._P
         buf = self._txbuf
         if not buf and len(payload) == P:
-            self._rtp(self._pt, payload, self.ts, self._marker, now)
-            self.ts = (self.ts + P) & _MASK32
+            ts, seq = self.ts, self.seq
+            self.out.append((_build(self._pt, seq, ts, self.ssrc, payload, marker=self._marker),
+                             self.dest))
+            self.seq = (seq + 1) & 0xFFFF
+            if self.rtcp is not None:
+                self.rtcp.on_rtp_sent(P, ts, now)
+            self._last_tx = now
+            self.ts = (ts + P) & _MASK32
             self._marker = False
             self.counters.audio_sent += 1
             return
@@ -375,16 +390,19 @@ class RtpStream:
         self.ts = (self.ts + len(buf) + self._tick_samples) & _MASK32
         buf.clear()
         self._marker = True
-        if self._ka and self.dest is not None and now - self._last_tx >= self._ka:
+        if self._ka and self.dest is not None and now - self._last_tx >= self._ka - 1e-6:
             self._rtp(self._pt, b"", self.ts, False, now)
             self.counters.keepalives_sent += 1
 
     def _dtmf(self, now: float) -> None:
         dtx = self.dtmf_tx
-        if dtx is None:
+        if dtx is None or not self._dtmf_busy:
             return
         t = dtx.get_timer()
-        if t is None or t > now + 1e-9:
+        if t is None:
+            self._dtmf_busy = False
+            return
+        if t > now + 1e-9:
             return
         for ev in dtx.poll(now, (self.ts + len(self._txbuf)) & _MASK32):
             if isinstance(ev, SendRtpEvent):
@@ -399,11 +417,24 @@ class RtpStream:
     def receive_rtp(self, data: bytes, source: tuple, now: float) -> None:
         """A datagram arrived on the RTP socket from ``source`` at ``now``."""
         try:
-            p = rtp.parse(data)
+            p = _parse(data)
         except (ValueError, TypeError):
             self.counters.garbage += 1
             return
         pt = p.payload_type
+        rx = self._rx_stats
+        if rx is not None and p.ssrc == self.remote_ssrc and pt in self._audio_pts:
+            # fast path: the latched source's audio while receiving
+            plen = p.payload_length
+            if plen and (not plen % self._pf or self.playout is None):
+                self._last_rx = now
+                self._timed_out = False
+                rx.on_rtp(p.sequence, p.timestamp, now, plen)
+                self.counters.audio_received += 1
+                po = self.playout
+                if po is not None:
+                    po.put_rtp(data, now)
+                return
         if p.version != 2 or 72 <= pt <= 76:        # RTCP SR..APP on the RTP port
             self.counters.garbage += 1
             return
@@ -420,6 +451,7 @@ class RtpStream:
                     self.counters.foreign_ssrc += 1
                     return
                 self.counters.ssrc_switches += 1
+                self._rx_stats = None
                 if self.playout is not None:
                     self.playout.reset()
                 self.latched = False
@@ -444,6 +476,9 @@ class RtpStream:
             if not self.started:
                 self.started = True
                 self.events.append(MediaStarted(self.line, (source[0], source[1])))
+            if self.rtcp is not None and self.latched:
+                m = self.rtcp.members.get(ssrc)
+                self._rx_stats = None if m is None else m.stats
             po = self.playout
             if po is not None:
                 if plen % self._pf:
@@ -473,6 +508,7 @@ class RtpStream:
             self.counters.rtcp_garbage += 1
             return
         if len(self.rtcp.members) < len(members):       # BYE: keep their statistics
+            self._rx_stats = None
             for ssrc, m in members.items():
                 if ssrc not in self.rtcp.members and m.stats is not None:
                     self._departed.append(m.stats)
@@ -497,12 +533,13 @@ class RtpStream:
         if self.closed:
             return self.summary()
         self.closed = True
+        self._rx_stats = None
         if self.rtcp is None:
             return None
         if self.rtcp_dest is not None:
             self.out_rtcp.append((self.rtcp.bye(now, reason), self.rtcp_dest))
             self.counters.rtcp_sent += 1
-        return self.rtcp.summary()
+        return self.summary()
 
     def summary(self) -> Optional[RtcpSummary]:
         """Packets sent/received/lost, loss %, jitter (ms), RTT (ms) so far (None: no stream).
