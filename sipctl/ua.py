@@ -29,16 +29,18 @@ import logging
 import random
 import secrets
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 from .accounts import Account, RegistrationSettings
+from .call import Call
+from .call_settings import CallSettings
 from .registrar import Registrar
 from .registration import State
 from .registration_events import Registered, RegistrationEvent, SendRegister, Unregistered
 from .sip.errors import ParseError
 from .sip.message import MessageError, Request, check_request, make_400, make_response
 from .sip.timers import DEFAULT_TIMER
-from .sip.transaction import (RequestReceived, ResponseReceived, SendMessage, Terminated,
+from .sip.transaction import (AckReceived, RequestReceived, ResponseReceived, SendMessage, Terminated,
                               TransactionKey, TransactionLayer, TransactionTimedOut,
                               TransportFailed)
 from .transport import (ConnectionLost, Failover, KeepAliveFailed, MessageReceived,
@@ -47,13 +49,14 @@ from .transport import (ConnectionLost, Failover, KeepAliveFailed, MessageReceiv
 from .transport.base import normalize_address
 from .transport.dns import should_failover
 from .transport.keepalive import KeepAlive
+from .ua_calls import CALL_METHODS, CallControl
 
 __all__ = ["UserAgent", "ALLOWED_METHODS"]
 
 _log = logging.getLogger(__name__)
 
 #: Methods this UA answers (others get 405 if known, 501 if not).
-ALLOWED_METHODS = ("OPTIONS",)
+ALLOWED_METHODS = ("OPTIONS", *CALL_METHODS)
 _KNOWN_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK",
                             "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
                             "UPDATE"})
@@ -68,12 +71,17 @@ class _SendFailed:
 
 
 class UserAgent:
-    """Registers ``accounts`` and answers what it does not handle yet.
+    """Registers ``accounts``, places and receives calls on up to ``maxlines`` lines.
 
     ``transport_config``: how the transports are opened (default: every transport on
     127.0.0.1, ephemeral port). ``settings``: registration settings. ``timer``: the
     reference's ``timer`` parameter (10: RFC timers; 1: ten times faster).
     ``resolver``: a :class:`SipResolver` for server names (IP literals need none).
+    ``call_settings``: the call parameters (``autoaccept``, ``ringtimeout`` ...);
+    ``params``: reference parameters for codecs/SDP/media (``use_pcmu``, ``rtpport``,
+    ``mediatimeout`` ...); ``media``: the :class:`~sipctl.media.engine.MediaEngine`
+    (default: one on a :class:`~sipctl.media.devices.NullDevice`, started and stopped
+    with the UA; ``False``: calls without media, for signalling-only uses).
     """
 
     def __init__(self, accounts: Iterable[Account] = (), *,
@@ -81,8 +89,17 @@ class UserAgent:
                  settings: RegistrationSettings | None = None, timer: float = DEFAULT_TIMER,
                  resolver: SipResolver | None = None,
                  random_bytes: Callable[[int], bytes] = secrets.token_bytes,
-                 user_agent: str = "sipctl") -> None:
+                 user_agent: str = "sipctl", call_settings: CallSettings | None = None,
+                 params: Mapping[str, Any] | None = None, media: Any = None) -> None:
         self.accounts = list(accounts)
+        params = dict(params or {})
+        self._own_media = media is None
+        if media is None:
+            from .media.engine import MediaEngine, MediaSettings
+            media = MediaEngine(settings=MediaSettings.from_params(params))
+        self.media = media or None
+        self.calls = CallControl(self, settings=call_settings or CallSettings.from_params(params),
+                                 media=self.media, params=params)
         self.settings = settings or RegistrationSettings()
         self.manager = TransportManager(transport_config or TransportConfig(localip="127.0.0.1"))
         self.transactions = TransactionLayer(random_bytes, timer=timer)
@@ -123,6 +140,13 @@ class UserAgent:
         except BaseException:
             await self.manager.close()
             raise
+        loop = self._loop
+        if self.media is not None:
+            self.media.on_event = lambda ev: loop.call_soon_threadsafe(
+                self.calls.on_media_event, ev)
+            if self._own_media:
+                self.media.start()
+        self.calls.start()
         self._task = self._loop.create_task(self._run(), name="sipctl-ua")
         self.registrar.start(self._now())
         self._pump()
@@ -133,6 +157,15 @@ class UserAgent:
         if self._loop is None:
             return
         reg = self.registrar
+        if self.calls.lines is not None and self._task is not None and not self._task.done():
+            self.calls.stop()
+            self._pump()
+            deadline = self._now() + 2.0
+            while self.calls.lines.active_calls() and self._now() < deadline:
+                await asyncio.sleep(0.02)
+        self.calls.close_media()
+        if self.media is not None and self._own_media:
+            await asyncio.get_running_loop().run_in_executor(None, self.media.stop)
         if reg is not None and self._task is not None and not self._task.done():
             reg.stop(self._now())
             self._pump()
@@ -182,6 +215,73 @@ class UserAgent:
         """The bound address of ``transport``."""
         return self.manager.pick((transport, "127.0.0.1")).local_address
 
+    # -- calls --------------------------------------------------------------------------------
+    @property
+    def lines(self):  # type: ignore[no-untyped-def]
+        """The :class:`~sipctl.call_lines.Lines` (None before :meth:`start`)."""
+        return self.calls.lines
+
+    def dial(self, target: str, line: int = -1) -> Call:
+        """Call ``target`` (a user or number on the account's domain, ``user@host`` or a SIP
+        URI; empty: redial) on ``line`` (-1: a free line). Progress comes as call events."""
+        lines = self.calls.lines
+        if lines is None:
+            raise RuntimeError("the UserAgent is not started")
+        now = self._now()
+        call = lines.redial(now, line) if not target.strip() else lines.dial(target, now, line)
+        self._pump()
+        return call
+
+    def _command(self, line: int, fn: Callable[[Call, float], Any]) -> Any:
+        result = fn(self.calls.require(line), self._now())
+        self._pump()
+        return result
+
+    def hangup(self, line: int = -1) -> None:
+        """Hang up ``line`` (-1 current, -2 all): CANCEL, BYE or 486 as the call's state needs."""
+        lines = self.calls.lines
+        if lines is None:
+            raise RuntimeError("the UserAgent is not started")
+        lines.hangup(self._now(), line)
+        self._pump()
+
+    def accept(self, line: int = -1) -> None:
+        """Answer the incoming call ringing on ``line``."""
+        self._command(line, lambda c, now: c.accept(now))
+
+    def reject(self, line: int = -1, status: int = 486) -> None:
+        """Refuse the incoming call on ``line`` (486 Busy Here; 603 Decline ...)."""
+        self._command(line, lambda c, now: c.reject(now, status))
+
+    def forward(self, line: int, target: str) -> None:
+        """Redirect the incoming call on ``line`` to ``target`` (302)."""
+        self._command(line, lambda c, now: c.forward(target, now))
+
+    def hold(self, line: int = -1, hold: bool = True) -> None:
+        """Put the call on hold (re-INVITE per ``holdtypeonhold``) or take it off hold."""
+        self._command(line, lambda c, now: c.hold(now) if hold else c.unhold(now))
+
+    def mute(self, line: int = -1, mute: bool = True, direction: int = 4) -> None:
+        """Mute or unmute (API_MuteEx directions: 0/3 both, 1 speaker, 2 microphone,
+        4 per ``defmute``)."""
+        self._command(line, lambda c, now: c.mute(mute, direction, now))
+
+    def dtmf(self, line: int, digits: str) -> bool:
+        """Send DTMF ``digits`` (spaces are pauses) per ``dtmfmode``; False when disabled."""
+        call = self.calls.require(line)
+        if self.media is None:
+            raise RuntimeError("DTMF needs the media engine")
+        return bool(self.media.send_dtmf(call.line, digits))
+
+    async def call_events(self) -> AsyncIterator[Any]:
+        """Call and media events: StatusChanged, Cdr, DtmfReceived, MediaSummary ..."""
+        while True:
+            yield await self.calls.events.get()
+
+    async def next_call_event(self, timeout: float | None = None) -> Any:
+        """The next call or media event (``asyncio.TimeoutError`` after ``timeout``)."""
+        return await asyncio.wait_for(self.calls.events.get(), timeout)
+
     # -- setup helpers ----------------------------------------------------------------------
     def _now(self) -> float:
         assert self._loop is not None
@@ -226,6 +326,8 @@ class UserAgent:
             while reg is not None and (rev := reg.next_event()) is not None:
                 progressed = True
                 self._guard(self._on_registration_event, rev)
+            if self.calls.pump():
+                progressed = True
             if not progressed:
                 break
         self._rearm()
@@ -240,7 +342,7 @@ class UserAgent:
     def _rearm(self) -> None:
         if self._loop is None:
             return
-        deadlines = [d for d in (self.transactions.get_timer(),
+        deadlines = [d for d in (self.transactions.get_timer(), self.calls.get_timer(),
                                  self.registrar.get_timer() if self.registrar else None)
                      if d is not None]
         at = min(deadlines) if deadlines else None
@@ -259,6 +361,7 @@ class UserAgent:
             self.transactions.handle_timer(now)
             if self.registrar is not None:
                 self.registrar.handle_timer(now)
+            self.calls.handle_timer(now)
         except Exception:  # noqa: BLE001
             self.errors += 1
             _log.exception("error in timer")
@@ -358,14 +461,21 @@ class UserAgent:
                 if event.response.status == 503:
                     self._failover(event.response.call_id, event.response.status)
                 reg.receive_response(event.response, now)
+            else:
+                self.calls.on_response(event, now)
         elif isinstance(event, (TransactionTimedOut, TransportFailed)):
             if reg is not None and event.key.method == "REGISTER":
                 self._failover(event.request.call_id, event.error)
                 reg.transaction_failed(event.request, event.error, now)
+            else:
+                self.calls.on_failed(event, now)
         elif isinstance(event, RequestReceived):
             if self._rx_transport is not None:
                 self._server_transport[event.key] = self._rx_transport
-            self._answer(event, now)
+            if not self.calls.on_request(event, now):
+                self._answer(event, now)
+        elif isinstance(event, AckReceived):
+            self.calls.on_ack(event, now)
         elif isinstance(event, Terminated):
             self._server_transport.pop(event.key, None)
 
@@ -414,7 +524,8 @@ class UserAgent:
         if method == "OPTIONS":
             status = 200
             headers = [("Allow", ", ".join(ALLOWED_METHODS)), ("Accept", "application/sdp")]
-        elif method == "CANCEL":
+        elif method in ("CANCEL", "BYE", "INFO", "UPDATE", "PRACK") or (
+                method == "INVITE" and request.to is not None and request.to.tag):
             status = 481
         elif method in _KNOWN_METHODS:
             status = 405
