@@ -78,9 +78,10 @@ class CallControl:
         """Create the lines (after the transports are open)."""
         ua = self.ua
         acc = ua.accounts[0] if ua.accounts else None
+        names = ua.manager.names
         transport = acc.transport_name if acc is not None else "UDP"
-        if transport not in ua.manager.names:
-            transport = "UDP"
+        if transport not in names:
+            transport = "UDP" if "UDP" in names or not names else names[0]
         if acc is not None:
             target = ua.target(acc.index)
             host, port = ua.manager.contact_address(target.transport, target.address)
