@@ -154,3 +154,82 @@ def test_call_baresip_through_kamailio_tone_hold_dtmf(make_kamailio, make_baresi
     _, got = read_wav(dec[0])
     assert len(got) > 1.5 * RATE, len(got) / RATE
     assert_tone(got[int(0.3 * RATE):], 1000, "baresip")
+
+
+def test_incoming_call_from_baresip_remote_hangup(make_kamailio, make_baresip, tmp_path):
+    kam = make_kamailio()
+    bob = make_baresip("bob", password=DEFAULT_USERS["bob"], registrar=kam.addr(),
+                       source_wav=write_wav(tmp_path / "700.wav", sine(700, 3.0)))
+    assert bob.wait_registered(10), bob.reginfo()
+    rec = tmp_path / "alice-speaker.wav"
+    marks: dict[str, float] = {}
+
+    async def scenario() -> Cdr:
+        async with phone(kam, write_wav(tmp_path / "1200.wav", sine(1200, 3.0)), rec) \
+                as (ua, device):
+            n0 = len(bob.events)
+            assert bob.dial(kam.uri(user="alice"))["ok"]
+            ringing = await wait_status(ua, "Ringing")
+            assert ringing.peername == "bob" and ringing.endpointtype == 2
+            ua.accept(ringing.line)
+            await wait_status(ua, "Speaking")
+            marks["connect"] = since_start(device, time.monotonic())
+            bob.wait_event("CALL_ESTABLISHED", 10, since=n0)
+            await asyncio.sleep(2.5)
+            marks["hangup"] = since_start(device, time.monotonic())
+            assert bob.hangup()["ok"]
+            await wait_status(ua, "CallDisconnect")
+            return await wait_cdr(ua)
+
+    cdr = asyncio.run(scenario())
+    assert cdr.disparty == DISPARTY_PEER and cdr.reason == "BYE", cdr
+    assert cdr.caller == "bob" and cdr.called == "alice" and cdr.duration_ms > 2000, cdr
+    bob.stop()
+    _, heard = read_wav(rec)
+    assert_tone(segment(heard, RATE, marks["connect"] + 0.5, marks["hangup"] - 0.1), 700,
+                "sipctl")
+    _, got = read_wav(bob.recordings("dec")[0])
+    assert_tone(got[int(0.3 * RATE):], 1200, "baresip")
+
+
+@pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng not installed")
+def test_pesq_of_speech_through_a_pcmu_call(make_kamailio, make_baresip, tmp_path):
+    from bench.speech import speech
+    voice = speech(RATE, 8.0)
+    pad = np.zeros(RATE, np.int16)
+    talk = np.concatenate([pad, voice, pad])
+    kam = make_kamailio()
+    bob = make_baresip("bob", password=DEFAULT_USERS["bob"], registrar=kam.addr(),
+                       auto_answer=True, codecs=("PCMU/8000/1",),
+                       source_wav=write_wav(tmp_path / "bob-speech.wav", talk))
+    assert bob.wait_registered(10), bob.reginfo()
+    rec = tmp_path / "alice-speaker.wav"
+    marks: dict[str, float] = {}
+
+    async def scenario() -> None:
+        async with phone(kam, write_wav(tmp_path / "alice-speech.wav", talk), rec) \
+                as (ua, device):
+            call = ua.dial("bob")
+            await wait_status(ua, "Speaking")
+            marks["connect"] = since_start(device, time.monotonic())
+            await asyncio.sleep(len(talk) / RATE + 0.5)
+            marks["late_ticks"] = device.late_ticks
+            stream = ua.media._lines[call.line].stream       # diagnostics for a failure
+            marks["playout"] = stream.playout.stats if stream.playout else None
+            ua.hangup(call.line)
+            await wait_cdr(ua)
+
+    asyncio.run(scenario())
+    bob.stop()
+    _, got = read_wav(bob.recordings("dec")[0])
+    _, heard = read_wav(rec)
+    # skip the first second after the answer: the jitter buffer settles on the path's delay
+    # there (a few time-scale steps); the rest is the steady state PESQ should judge
+    heard = heard[int((marks["connect"] + 1.0) * RATE):]
+    got = got[RATE:]
+    # both sides loop the padded speech from an arbitrary point: find where each recording
+    # is in the loop, then PESQ (it also aligns what remains, e.g. jitter-buffer changes)
+    to_bob = pesq_nb(aligned_reference(talk, got), got)
+    to_alice = pesq_nb(aligned_reference(talk, heard), heard)
+    print(f"PESQ sipctl->baresip {to_bob:.2f}, baresip->sipctl {to_alice:.2f}")
+    assert to_bob >= 3.8 and to_alice >= 3.8, (to_bob, to_alice, marks)

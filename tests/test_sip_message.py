@@ -272,3 +272,18 @@ def test_comma_in_bare_contact_is_rejected_at_parse_time(contact):
             b"Via: SIP/2.0/UDP 192.0.2.125;branch=z9hG4bKkdjuw23492\r\nContent-Length: 0\r\n\r\n")
     with pytest.raises(ParseError, match="malformed"):
         parse_message(data)
+
+
+def test_empty_supported_and_allow_are_legal():
+    # RFC 3261 25.1: Supported/Allow/Accept may be empty (baresip sends "Supported: ")
+    from sipctl.sip.message import parse_message, check_request
+    m = parse_message(b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                      b"From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\n"
+                      b"CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nSupported: \r\nAllow:\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+    check_request(m)
+    assert m.supported == [] and m.allow == []
+    with pytest.raises(ParseError, match="empty element in Allow"):
+        parse_message(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                      b"From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\n"
+                      b"CSeq: 1 OPTIONS\r\nAllow: INVITE, ,BYE\r\nContent-Length: 0\r\n\r\n")

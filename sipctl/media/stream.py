@@ -268,8 +268,15 @@ class RtpStream:
         codec = self.codec
         assert codec is not None
         self._pf = frame
+        # The engine reads the sockets once per tick, so arrival times are quantized to the
+        # tick and the measured delay sits on a whole-tick step, jittering by ~0.1 ms. A dead
+        # band around it (expand below 0.25 tick, no lead trimming under 0.75 + 0.5 tick)
+        # keeps the time-scaler from chasing that noise: on loopback without it, ~70
+        # expand/accelerate operations in 10 s took PESQ from 3.83 down to 2.8-3.7.
+        tick_ms = float(s.frame_ms)
         self.playout = Playout(codec.rate, frame, decoder=codec.decoder(), frame_bytes=frame,
-                               jittersize=s.jittersize, maxjitterpackets=s.maxjitterpackets)
+                               jittersize=s.jittersize, maxjitterpackets=s.maxjitterpackets,
+                               headroom_ms=0.75 * tick_ms, keep_ms=0.5 * tick_ms)
 
     def set_mute(self, mic: bool, speaker: bool) -> None:
         self.mic_muted = bool(mic)

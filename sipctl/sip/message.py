@@ -100,6 +100,8 @@ class Message:
         if got is None:
             spec = REGISTRY.get(key)
             values = self.headers.get_all(key)
+            if key in _MAY_BE_EMPTY:
+                values = [v for v in values if v.strip()]
             got = [spec.parse(v) for v in values] if spec is not None else values
             self._cache[key] = got
         return got
@@ -420,6 +422,10 @@ def _read_start_line(line: str) -> Request | Response:
     return req
 
 
+#: Headers whose RFC 3261 grammar allows an empty value (e.g. ``Supported:`` from baresip).
+_MAY_BE_EMPTY = frozenset({"Accept", "Accept-Encoding", "Accept-Language", "Allow", "Supported"})
+
+
 def _validate(items: list[tuple[str, str]]) -> None:
     single: set[str] = set()
     for name, value in items:
@@ -434,6 +440,8 @@ def _validate(items: list[tuple[str, str]]) -> None:
         if check is not None and check.fullmatch(value) is not None:
             continue
         if spec.multi:
+            if name in _MAY_BE_EMPTY and not value.strip():
+                continue
             for element in split_list(value):
                 if not element:
                     raise ParseError(f"empty element in {name} header")
