@@ -74,6 +74,7 @@ def extensions():
         ext("mixer"),
         ext("jitter"),
         ext("tsm"),
+        ext("udpio"),
         ext("speexdsp_peer", ("speexdsp",)),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, include_path=["include", "."],

@@ -15,5 +15,7 @@ Modules:
     jitter      Adaptive jitter buffer (one per received stream).
     tsm         Pitch-synchronous time-scale modification (accelerate / preemptive expand).
     playout     Receive path per stream: jitter buffer + decode + concealment + time-scaling.
+    udpio       Batched non-blocking UDP I/O: recvmmsg over epoll-ready fds with the RTP
+                header parsed, sendto/sendmmsg for a list of datagrams, GIL released.
 """
-__all__ = ["g711", "rtp", "resampler", "plc", "concealment", "mixer", "jitter", "tsm", "playout"]
+__all__ = ["g711", "rtp", "resampler", "plc", "concealment", "mixer", "jitter", "tsm", "playout", "udpio"]

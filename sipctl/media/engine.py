@@ -34,6 +34,7 @@ stops the thread or the other lines.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import select
 import threading
@@ -44,6 +45,8 @@ from dataclasses import replace
 from typing import Any, Callable, Hashable, Optional
 
 import numpy as np
+
+from _media.udpio import Receiver, send_many
 
 from .devices import AudioDevice, AudioFormat, NullDevice
 from .dtmf import _VALID as _DTMF_VALID
@@ -65,11 +68,12 @@ _WAIT = 5.0                 # s to wait for a synchronous answer from the media 
 
 
 class _Line:
-    __slots__ = ("key", "pair", "stream", "ringback", "send_failed", "errors")
+    __slots__ = ("key", "pair", "fd", "stream", "ringback", "send_failed", "errors")
 
     def __init__(self, key: Hashable, pair: PortPair, stream: RtpStream) -> None:
         self.key = key
         self.pair = pair
+        self.fd = pair.rtp.fileno()
         self.stream = stream
         self.ringback: Optional[RingbackTone] = None
         self.send_failed = False
@@ -118,6 +122,7 @@ class MediaEngine:
         self._lines: dict[Hashable, _Line] = {}        # media-side state
         self._fds: dict[int, tuple[_Line, bool]] = {}
         self._ep = select.epoll()
+        self._rx = Receiver(2048, MAX_DATAGRAM)
         self._queue: deque = deque()
         self._running = False
         self._stopped = False
@@ -405,39 +410,65 @@ class MediaEngine:
             st.error(f"send to {addr} failed: {e}")
 
     def _receive(self) -> None:
-        poll = self._ep.poll
+        rx = self._rx
+        epfd = self._ep.fileno()
+        cap = rx.capacity
+        while True:
+            n = rx.recv_epoll(epfd, _MAX_ROUNDS)
+            if n:
+                self._dispatch(n, self._clock())
+            if n < cap:
+                return
+
+    def _dispatch(self, n: int, now: float) -> None:
+        """Hand the ``n`` datagrams the receiver holds to their streams."""
+        rx = self._rx
         fds = self._fds
-        clock = self._clock
-        ready = poll(0)
-        rounds = 0
-        while ready and rounds < _MAX_ROUNDS:
-            rounds += 1
-            now = clock()
-            for fd, _ in ready:
-                ent = fds.get(fd)
-                if ent is None:
-                    continue
-                ln, is_rtcp = ent
-                sock = ln.pair.rtcp if is_rtcp else ln.pair.rtp
-                try:
-                    data, src = sock.recvfrom(MAX_DATAGRAM + 1)
-                except OSError:         # EAGAIN, or ECONNREFUSED from an ICMP error
-                    continue
-                st = ln.stream
-                try:
-                    if len(data) > MAX_DATAGRAM:
-                        if is_rtcp:
-                            st.counters.rtcp_garbage += 1
-                        else:
-                            st.counters.garbage += 1
-                    elif is_rtcp:
-                        st.receive_rtcp(data, src, now)
+        keep = self.decode
+        fd_l = rx.fd[:n].tolist()
+        flags = rx.flags[:n].tolist()
+        status = rx.status[:n].tolist()
+        pts = rx.payload_type[:n].tolist()
+        seqs = rx.sequence[:n].tolist()
+        tss = rx.timestamp[:n].tolist()
+        ssrcs = rx.ssrc[:n].tolist()
+        plens = rx.payload_length[:n].tolist()
+        for i in range(n):
+            ent = fds.get(fd_l[i])
+            if ent is None:
+                continue
+            ln, is_rtcp = ent
+            st = ln.stream
+            try:
+                if flags[i]:                    # longer than MAX_DATAGRAM
+                    if is_rtcp:
+                        st.counters.rtcp_garbage += 1
                     else:
-                        st.receive_rtp(data, src, now)
-                except Exception as e:  # noqa: BLE001 - one bad packet, one line
-                    st.counters.garbage += 1
-                    self._internal_error(ln, "receive", e)
-            ready = poll(0)
+                        st.counters.garbage += 1
+                elif is_rtcp:
+                    st.receive_rtcp(rx.data(i), rx.source(i), now)
+                elif status[i] or not st.receive_fast(pts[i], seqs[i], tss[i], ssrcs[i],
+                                                      plens[i], now,
+                                                      rx.data(i) if keep else None):
+                    st.receive_rtp(rx.data(i), rx.source(i), now)
+            except Exception as e:  # noqa: BLE001 - one bad packet, one line
+                st.counters.garbage += 1
+                self._internal_error(ln, "receive", e)
+
+    def _send(self, sends: list) -> None:
+        """Send ``(fd, datagram, address)`` items in one call; report the failures."""
+        for i, err in send_many(sends):
+            fd, data, addr = sends[i]
+            ent = self._fds.get(fd)
+            if ent is None:
+                continue
+            ln = ent[0]
+            try:
+                if err:
+                    raise OSError(err, os.strerror(err))
+                ln.pair.rtp.sendto(data, addr)      # not a numeric address: Python resolves
+            except OSError as e:
+                self._send_failed(ln, addr, e)
 
     def _on_frame(self, mic: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
@@ -449,6 +480,7 @@ class MediaEngine:
         enc_by_codec: dict[str, bytes] = {}
         mix: dict[int, np.ndarray] = {}
         silent_mic = self.discard
+        sends: list = []
         for ln in tuple(self._lines.values()):
             st = ln.stream
             codec = st.codec
@@ -463,12 +495,9 @@ class MediaEngine:
                 sp = st.tick(now, None, enc)
                 out = st.out
                 if out:
-                    sendto = ln.pair.rtp.sendto
+                    fd = ln.fd
                     for data, addr in out:
-                        try:
-                            sendto(data, addr)
-                        except OSError as e:
-                            self._send_failed(ln, addr, e)
+                        sends.append((fd, data, addr))
                     out.clear()
                 if st.out_rtcp or st.events:
                     self._flush(ln)
@@ -479,6 +508,8 @@ class MediaEngine:
                     acc += sp
             except Exception as e:  # noqa: BLE001 - isolate the line
                 self._internal_error(ln, "tick", e)
+        if sends:
+            self._send(sends)
         out = self._mix(mix)
         self.ticks += 1
         self.busy += time.perf_counter() - t0

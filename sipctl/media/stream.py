@@ -421,6 +421,26 @@ class RtpStream:
 
     # ------------------------------------------------------------------ receive
 
+    def receive_fast(self, pt: int, seq: int, ts: int, ssrc: int, plen: int, now: float,
+                     data: Optional[bytes] = None) -> bool:
+        """The steady-state case of :meth:`receive_rtp`, from a header parsed by the I/O
+        layer (a valid RTP v2 packet): audio of the latched source while receiving.
+        Returns False (nothing done) for anything else, and when the packet is to be
+        played but ``data`` is None: the caller then calls :meth:`receive_rtp`."""
+        rx = self._rx_stats
+        if rx is None or ssrc != self.remote_ssrc or not plen or pt not in self._audio_pts:
+            return False
+        po = self.playout
+        if po is not None and (data is None or plen % self._pf):
+            return False
+        self._last_rx = now
+        self._timed_out = False
+        rx.on_rtp(seq, ts, now, plen)
+        self.counters.audio_received += 1
+        if po is not None:
+            po.put_rtp(data, now)
+        return True
+
     def receive_rtp(self, data: bytes, source: tuple, now: float) -> None:
         """A datagram arrived on the RTP socket from ``source`` at ``now``."""
         try:
