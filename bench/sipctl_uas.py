@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=0, help="SIP UDP port (0: ephemeral)")
     p.add_argument("--lines", type=int, default=2000, help="maxlines (concurrent calls)")
-    p.add_argument("--rtpport", type=int, default=0, help="RTP port base (0: random)")
+    p.add_argument("--rtpport", type=int, default=30000,
+                   help="RTP port base (default 30000: room for thousands of calls; 0 is the "
+                        "reference's random 20000-21000, only 500 pairs)")
     p.add_argument("--no-media", action="store_true", help="signalling only")
     p.add_argument("--log", default="WARNING")
     args = p.parse_args(argv)

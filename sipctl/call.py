@@ -87,6 +87,8 @@ class Call(UacMixin, UasMixin, InDialogMixin):
         self._new_token = new_token
         self._session_id = session_id
         self.phase = Phase.IDLE
+        #: Called with this call whenever it emits (:class:`Lines` tracks busy calls so).
+        self.on_activity: Callable[["Call"], None] | None = None
         self.status = "Init"
         self.endpointtype = 0
         self.call_id = ""
@@ -157,6 +159,16 @@ class Call(UacMixin, UasMixin, InDialogMixin):
     # -- the sans-IO interface ----------------------------------------------------------------
     def next_event(self) -> CallEvent | None:
         return self._events.popleft() if self._events else None
+
+    @property
+    def finished(self) -> bool:
+        """The call is over (its CDR was emitted or is queued)."""
+        return self.phase is Phase.FINISHED
+
+    @property
+    def has_events(self) -> bool:
+        """Events are waiting for :meth:`next_event`."""
+        return bool(self._events)
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` must run next (ring/call/finish guard, 100rel
@@ -524,6 +536,8 @@ class Call(UacMixin, UasMixin, InDialogMixin):
 
     def _emit(self, event: CallEvent) -> None:
         self._events.append(event)
+        if self.on_activity is not None:
+            self.on_activity(self)
 
 
 from .call_lines import Lines  # noqa: E402  (re-exported; call_lines imports this module)

@@ -16,6 +16,8 @@ every :class:`Call`. :meth:`Lines.dial` with an empty target redials the last on
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
 from typing import Any, Callable, Iterator
 
@@ -51,6 +53,15 @@ class Lines:
         self.current = 1
         self._kwargs = call_kwargs
         self._calls: dict[int, Call] = {}
+        # Work is O(calls touched), not O(live calls): a call is "touched" when it emits
+        # (Call.on_activity) or gets an input here; only touched calls are drained of
+        # events and re-read for their next timer, kept in a lazy heap of
+        # (deadline, seq, call) whose stale entries are dropped when they surface.
+        self._hot: dict[int, Call] = {}
+        self._touched: dict[int, Call] = {}       # id(call) -> call
+        self._ids: dict[str, Call] = {}           # Call-ID -> the newest call with it
+        self._timers: list[tuple[float, int, Call]] = []
+        self._seq = itertools.count()
         self._events: deque[CallEvent] = deque()
 
     def __iter__(self) -> Iterator[Call]:
@@ -71,7 +82,34 @@ class Lines:
         return next((n for n in range(1, self.maxlines + 1) if self.is_free(n)), None)
 
     def active_calls(self) -> list[Call]:
-        return [c for c in self if c.active]
+        return [c for c in self._live() if c.active]
+
+    def touch(self, call: Call) -> None:
+        """``call`` changed: drain its events and re-read its timer at the next pump."""
+        self._touched[id(call)] = call
+
+    def _flush_touched(self) -> None:
+        if not self._touched:
+            return
+        touched, self._touched = self._touched, {}
+        for call in touched.values():
+            while (event := call.next_event()) is not None:
+                self._events.append(event)
+            if call.call_id:
+                if call.finished:
+                    if self._ids.get(call.call_id) is call:
+                        del self._ids[call.call_id]
+                else:
+                    self._ids[call.call_id] = call
+            at = call.get_timer()
+            if at is not None:
+                heapq.heappush(self._timers, (at, next(self._seq), call))
+
+    def _live(self) -> list[Call]:
+        hot = self._hot
+        for n in [n for n, c in hot.items() if c.finished and not c.has_events]:
+            del hot[n]
+        return list(hot.values())
 
     def _new_call(self, line: int) -> Call:
         kwargs = dict(self._kwargs)
@@ -79,6 +117,9 @@ class Lines:
             kwargs["media"] = self.media_for(line)
         call = Call(line, settings=self.settings, **kwargs)
         self._calls[line] = call
+        self._hot[line] = call
+        call.on_activity = self.touch
+        self.touch(call)
         return call
 
     # -- commands -----------------------------------------------------------------------------
@@ -106,6 +147,7 @@ class Lines:
         """Hang up ``line`` (-1 current, -2 all)."""
         targets = list(self) if line == ALL else [c for c in [self.get(line)] if c is not None]
         for call in targets:
+            self.touch(call)
             call.hangup(now)
 
     def incoming(self, invite: Request, now: float) -> Call | None:
@@ -161,8 +203,10 @@ class Lines:
     def find(self, message: Request | Response) -> Call | None:
         """The live call a message belongs to (by Call-ID and our tag / the peer's tag)."""
         call_id = message.call_id
-        for call in self.active_calls():
-            if call.call_id != call_id:
+        self._flush_touched()                 # indexes calls that just got their Call-ID
+        call = self._ids.get(call_id) if call_id else None
+        for call in [call] if call is not None else []:
+            if not call.active:
                 continue
             if isinstance(message, Response):
                 if message.from_ is not None and message.from_.tag == call.local_tag:
@@ -178,37 +222,52 @@ class Lines:
 
     def receive_request(self, request: Request, now: float) -> bool:
         call = self.find(request)
-        return call.receive_request(request, now) if call is not None else False
+        if call is None:
+            return False
+        self.touch(call)
+        return call.receive_request(request, now)
 
     def receive_response(self, response: Response, now: float) -> bool:
         call = self.find(response)
-        return call.receive_response(response, now) if call is not None else False
+        if call is None:
+            return False
+        self.touch(call)
+        return call.receive_response(response, now)
 
     def transaction_failed(self, request: Request, now: float, reason: str = "timeout") -> bool:
         """A transaction of ``request`` (ours, or the peer's INVITE we answered) failed."""
         call = next((c for c in self.active_calls() if c.call_id == request.call_id), None)
         if call is None:
             return False
+        self.touch(call)
         call.transaction_failed(request.method, now, reason)
         return True
 
     # -- timers and events --------------------------------------------------------------------
     def get_timer(self) -> float | None:
-        times = [t for t in (c.get_timer() for c in self) if t is not None]
-        return min(times) if times else None
+        self._flush_touched()
+        heap = self._timers
+        while heap:
+            at, _, call = heap[0]
+            if self._calls.get(call.line) is call and call.get_timer() == at:
+                return at
+            heapq.heappop(heap)
+        return None
 
     def handle_timer(self, now: float) -> None:
-        for call in self:
-            call.handle_timer(now)
+        self._flush_touched()
+        heap = self._timers
+        while heap and heap[0][0] <= now:
+            _, _, call = heapq.heappop(heap)
+            if self._calls.get(call.line) is call:
+                self.touch(call)
+                call.handle_timer(now)
+        self._flush_touched()
 
     def next_event(self) -> CallEvent | None:
-        if self._events:
-            return self._events.popleft()
-        for call in self:
-            event = call.next_event()
-            if event is not None:
-                return event
-        return None
+        if not self._events:
+            self._flush_touched()
+        return self._events.popleft() if self._events else None
 
     def events(self) -> list[CallEvent]:
         out = []

@@ -271,7 +271,18 @@ class UserAgent:
         call = self.calls.require(line)
         if self.media is None:
             raise RuntimeError("DTMF needs the media engine")
-        return bool(self.media.send_dtmf(call.line, digits))
+        return bool(self.media.send_dtmf(self.calls.media_key(call.line), digits))
+
+    def media_key(self, line: int = -1) -> Any:
+        """The media engine's key of the stream of the call on ``line`` (KeyError: none)."""
+        call = self.calls.require(line)
+        return self.calls.media_key(call.line)
+
+    def stream_counters(self, line: int = -1) -> Any:
+        """Packet counters of the call's RTP stream (:class:`~sipctl.media.stream.StreamCounters`)."""
+        if self.media is None:
+            raise RuntimeError("no media engine")
+        return self.media.counters(self.media_key(line))
 
     async def call_events(self) -> AsyncIterator[Any]:
         """Call and media events: StatusChanged, Cdr, DtmfReceived, MediaSummary ..."""

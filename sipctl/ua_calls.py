@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import secrets
 from dataclasses import dataclass
@@ -70,7 +71,13 @@ class CallControl:
         self.params = dict(params)
         self.lines: Lines | None = None
         self.events: asyncio.Queue[Any] = asyncio.Queue()
-        self._open_lines: set[int] = set()
+        # media streams are keyed per call, (line, n), so a new call on a line never meets
+        # the previous call's stream while that one is still closing
+        self._media_key: dict[int, tuple[int, int]] = {}
+        self._key_line: dict[tuple[int, int], int] = {}
+        self._keys = itertools.count(1)
+        #: lines whose stream is closing -> events held until its summary is in (the CDR)
+        self._closing: dict[int, list[Any]] = {}
         self._resolver: SipResolver | None = None
 
     # -- setup --------------------------------------------------------------------------------
@@ -107,8 +114,13 @@ class CallControl:
     def _media_for(self, line: int) -> MediaConfig:
         if self.media is None or line < 1:
             return MediaConfig.from_params(self.params, "127.0.0.1", 0)
-        address, port = self.media.open_line(line)
-        self._open_lines.add(line)
+        old = self._media_key.pop(line, None)
+        if old is not None:
+            self._close_async(line, old)
+        key = (line, next(self._keys))
+        address, port = self.media.open_line(key)
+        self._media_key[line] = key
+        self._key_line[key] = line
         return MediaConfig.from_params(self.params, address, port)
 
     def stop(self) -> None:
@@ -117,9 +129,20 @@ class CallControl:
             self.lines.hangup(self.ua._now(), -2)
 
     def close_media(self) -> None:
-        if self.media is not None:
-            for line in list(self._open_lines):
-                self._close_line(line)
+        """Close every stream still open (at stop; blocking)."""
+        if self.media is None:
+            return
+        for line, key in list(self._media_key.items()):
+            del self._media_key[line]
+            self._key_line.pop(key, None)
+            try:
+                self.media.close_line(key)
+            except Exception as e:  # noqa: BLE001
+                _log.warning("line %d: closing media failed: %s", line, e)
+
+    def media_key(self, line: int) -> Any:
+        """The media engine key of ``line``'s current stream (KeyError: none open)."""
+        return self._media_key[line]
 
     # -- commands (from the application; the UA pumps after each) --------------------------------
     def call(self, line: int) -> Call | None:
@@ -205,35 +228,60 @@ class CallControl:
                 if call is not None and call.local_hold:
                     # we hold: no audio either way (no music on hold); keep-alives only
                     neg = dataclasses.replace(neg, local_direction=Direction.INACTIVE)
-                self.media.update(ev.line, neg, early=ev.early)
+                key = self._media_key.get(ev.line)
+                if key is not None:
+                    self.media.update(key, neg, early=ev.early)
         elif isinstance(ev, MediaStop):
-            summary = self._close_line(ev.line)
-            if summary is not None:
-                self.events.put_nowait(MediaSummary(ev.line, summary))
+            key = self._media_key.pop(ev.line, None)
+            if key is not None:
+                self._close_async(ev.line, key)
         else:
-            if isinstance(ev, MuteChanged) and self.media is not None:
-                self.media.set_mute(ev.line, ev.mic, ev.speaker)
-            elif isinstance(ev, LocalRingback) and self.media is not None:
-                self.media.set_ringback(ev.line, ev.on)
+            key = self._media_key.get(ev.line)
+            if isinstance(ev, MuteChanged) and key is not None:
+                self.media.set_mute(key, ev.mic, ev.speaker)   # type: ignore[union-attr]
+            elif isinstance(ev, LocalRingback) and key is not None:
+                self.media.set_ringback(key, ev.on)            # type: ignore[union-attr]
             if isinstance(ev, Cdr):
-                self._close_line(ev.line)
+                key = self._media_key.pop(ev.line, None)
+                if key is not None:
+                    self._close_async(ev.line, key)
+                held = self._closing.get(ev.line)
+                if held is not None:       # the CDR follows the stream's summary
+                    held.append(ev)
+                    return
             self.events.put_nowait(ev)
 
-    def _close_line(self, line: int) -> Any:
-        if self.media is None or line not in self._open_lines:
-            return None
-        self._open_lines.discard(line)
-        try:
-            return self.media.close_line(line)
-        except Exception as e:  # noqa: BLE001
-            _log.warning("line %d: closing media failed: %s", line, e)
-            return None
+    def _close_async(self, line: int, key: tuple[int, int]) -> None:
+        """Close a stream off the loop (the media thread answers within a tick); its
+        summary, then the events held for the line, go to the application."""
+        assert self.media is not None and self.ua._loop is not None
+        self._closing.setdefault(line, [])
+        fut = self.ua._loop.run_in_executor(None, self.media.close_line, key)
+
+        def done(f: "asyncio.Future[Any]") -> None:
+            self._key_line.pop(key, None)
+            held = self._closing.pop(line, [])
+            try:
+                summary = f.result()
+            except Exception as e:  # noqa: BLE001
+                _log.warning("line %d: closing media failed: %s", line, e)
+                summary = None
+            if summary is not None:
+                self.events.put_nowait(MediaSummary(line, summary))
+            for ev in held:
+                self.events.put_nowait(ev)
+
+        fut.add_done_callback(done)
 
     # -- media events (called on the loop via call_soon_threadsafe) ------------------------------
     def on_media_event(self, ev: Any) -> None:
+        line = self._key_line.get(ev.line)
+        if line is None or self.lines is None:
+            return                          # the stream of a call that has ended
+        ev = dataclasses.replace(ev, line=line)
         name = type(ev).__name__
         now = self.ua._now()
-        call = self.lines.get(ev.line) if self.lines is not None else None
+        call = self.lines.get(line) if self._media_key.get(line) is not None else None
         try:
             if name == "MediaTimeout":
                 if call is not None and call.active:

@@ -102,7 +102,7 @@ def test_call_baresip_through_kamailio_tone_hold_dtmf(make_kamailio, make_baresi
 
             def mark(name: str) -> None:
                 marks[name] = since_start(device, time.monotonic())
-                sent[name] = ua.media.counters(call.line).audio_sent
+                sent[name] = ua.stream_counters(call.line).audio_sent
 
             mark("connect")
             await asyncio.sleep(2.0)
@@ -214,7 +214,7 @@ def test_pesq_of_speech_through_a_pcmu_call(make_kamailio, make_baresip, tmp_pat
             marks["connect"] = since_start(device, time.monotonic())
             await asyncio.sleep(len(talk) / RATE + 0.5)
             marks["late_ticks"] = device.late_ticks
-            stream = ua.media._lines[call.line].stream       # diagnostics for a failure
+            stream = ua.media._lines[ua.media_key(call.line)].stream   # diagnostics
             marks["playout"] = stream.playout.stats if stream.playout else None
             ua.hangup(call.line)
             await wait_cdr(ua)

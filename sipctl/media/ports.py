@@ -18,6 +18,7 @@ Randomness is injected (``rand``: a :class:`random.Random`-like object with ``ra
 from __future__ import annotations
 
 import errno
+import itertools
 import random
 import socket
 from dataclasses import dataclass
@@ -110,18 +111,20 @@ class PortAllocator:
         self.stable_port: Optional[int] = None
         #: RTP ports of pairs handed out and not closed yet (skipped without a bind).
         self.in_use: set[int] = set()
+        self._cursor: Optional[int] = None
 
     def _candidates(self):
         if self.rtpport:
-            p = self.rtpport + (self.rtpport & 1)
-            while p <= 65534:
-                yield p
-                p += 2
+            # while calls are up, start after the last pair handed out (rescanning the busy
+            # ports from the base would be O(calls) per call); with none up, at the base
+            base = self.rtpport + (self.rtpport & 1)
+            p = base if self._cursor is None or not self.in_use else self._cursor
+            yield from itertools.chain(range(p, 65535, 2), range(base, p, 2))
             return
         if self.stable_port is None:
             start = self.lo + 2 * self.rand.randrange((self.hi - self.lo) // 2 + 1)
         else:
-            start = self.stable_port
+            start = self.stable_port if self._cursor is None or not self.in_use else self._cursor
         n = (self.hi - self.lo) // 2 + 1
         for i in range(n):
             yield self.lo + (start - self.lo + 2 * i) % (2 * n)
@@ -140,6 +143,8 @@ class PortAllocator:
                 if not self.rtpport and self.stable_port is None:
                     self.stable_port = port
                 self.in_use.add(port)
+                self._cursor = port + 2 if port + 2 <= (65534 if self.rtpport else self.hi) \
+                    else None
                 pair.on_close = self.in_use.discard
                 return pair
         raise OSError(errno.EADDRINUSE, f"no free RTP port pair on {address} "

@@ -19,6 +19,8 @@ the response sent).
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 from collections import deque
 from typing import Callable, Union
 
@@ -130,6 +132,10 @@ class TransactionLayer:
         self.send_trying = send_trying
         self._random = random_source
         self._transactions: dict[TransactionKey, Transaction] = {}
+        # lazy min-heap of (deadline, seq, key): an entry is live while the transaction
+        # exists and still has that deadline (O(log n) timers with thousands of calls)
+        self._heap: list[tuple[float, int, TransactionKey]] = []
+        self._seq = itertools.count()
         self._events: deque[Event] = deque()
         #: Responses that matched no client transaction (dropped).
         self.stray_responses = 0
@@ -185,6 +191,7 @@ class TransactionLayer:
         t = cls(key, request, destination, reliable, self.timers, self._emit)
         self._transactions[key] = t
         t.start(now)
+        self._touch(t)
         return key
 
     def send_response(self, response: Response, now: float,
@@ -199,6 +206,8 @@ class TransactionLayer:
         if not isinstance(t, (ServerInviteTransaction, ServerNonInviteTransaction)):
             raise LocalProtocolError("no server transaction for this response")
         t.deliver(t.classify(response), now, response)
+        self._touch(t)
+        self._touch(t)
         return t.key
 
     def send_stateless(self, message: Union[Request, Response], destination: Address,
@@ -227,23 +236,39 @@ class TransactionLayer:
         t = self._transactions.get(key)
         if t is not None:
             t.deliver("transport_error", now, reason)
+            self._touch(t)
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at ``now``, in deadline order."""
+        heap = self._heap
         while True:
-            best: Transaction | None = None
-            best_at = now
-            for t in self._transactions.values():
-                d = t.deadline()
-                if d is not None and d <= best_at and (best is None or d < best_at):
-                    best, best_at = t, d
-            if best is None or not best.fire_next(now):
+            t = self._top()
+            if t is None or heap[0][0] > now:
                 return
+            heapq.heappop(heap)
+            if t.fire_next(now):
+                self._touch(t)
 
     def get_timer(self) -> float | None:
         """The earliest deadline of any transaction, or None."""
-        deadlines = [d for t in self._transactions.values() if (d := t.deadline()) is not None]
-        return min(deadlines) if deadlines else None
+        return self._heap[0][0] if self._top() is not None else None
+
+    def _touch(self, t: Transaction) -> None:
+        """Record ``t``'s (possibly new) earliest deadline."""
+        d = t.deadline()
+        if d is not None and t.key in self._transactions:
+            heapq.heappush(self._heap, (d, next(self._seq), t.key))
+
+    def _top(self) -> Transaction | None:
+        """The transaction of the earliest live heap entry (stale entries are dropped)."""
+        heap = self._heap
+        while heap:
+            d, _, key = heap[0]
+            t = self._transactions.get(key)
+            if t is not None and t.deadline() == d:
+                return t
+            heapq.heappop(heap)
+        return None
 
     def next_event(self) -> Event | None:
         """The oldest pending event, or None."""
@@ -268,6 +293,7 @@ class TransactionLayer:
             self.stray_responses += 1
             return
         t.deliver(t.classify(response), now, response)
+        self._touch(t)
 
     def _receive_request(self, request: Request, source: Address, reliable: bool,
                          now: float) -> None:
@@ -278,11 +304,13 @@ class TransactionLayer:
         if request.method == "ACK":
             if isinstance(t, ServerInviteTransaction):
                 t.deliver("ack", now, request)
+                self._touch(t)
             else:
                 self._events.append(AckReceived(request, source, None))
             return
         if t is not None:
             t.deliver("request", now, request)
+            self._touch(t)
             return
         cancels = None
         if request.method == "CANCEL":
@@ -299,6 +327,7 @@ class TransactionLayer:
         server.start(now)
         if self.send_trying and isinstance(server, ServerInviteTransaction):
             server.deliver("tu_1xx", now, make_response(request, 100))
+        self._touch(server)
 
     def _find_server(self, response: Response) -> Transaction | None:
         try:
