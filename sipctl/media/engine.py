@@ -7,12 +7,17 @@ Every device frame (``frame_ms``, 20 ms by default) the media thread:
 
 1. runs the commands queued by the public methods (a thread-safe deque; the media
    thread is the only one touching the streams while the engine runs);
-2. reads every readable RTP/RTCP socket until it is empty (``epoll``: one poll per round
-   for all sockets, no per-socket EAGAIN), stamping arrivals with the monotonic clock;
-   datagrams over 2048 bytes and anything that fails RTP/RTCP validation are counted
-   and dropped (:class:`~sipctl.media.stream.StreamCounters`);
+2. reads every readable RTP/RTCP socket until it is empty in one call to
+   :class:`_media.udpio.Receiver` (``epoll_wait`` + ``recvmmsg`` per ready socket, GIL
+   released, RTP headers parsed in C; no syscall for a line with nothing to read),
+   stamping arrivals with the monotonic clock; the steady state (audio of the latched
+   source) goes to :meth:`~sipctl.media.stream.RtpStream.receive_fast` without building
+   the datagram or its source address; datagrams over 2048 bytes and anything that fails
+   RTP/RTCP validation are counted and dropped
+   (:class:`~sipctl.media.stream.StreamCounters`);
 3. ticks every stream with the microphone frame (resampled once per codec rate and
-   encoded once per codec for all lines), sends what each stream queued;
+   encoded once per codec for all lines), then sends the RTP every stream queued in one
+   :func:`_media.udpio.send_many` call (RTCP and command output go out at once);
 4. mixes the speaker output of the lines that receive and are not speaker-muted
    (int32 sum per codec rate, one resampler per codec rate to the engine rate,
    saturated to int16), plus local ringback tones, and returns it to the device.
@@ -469,6 +474,8 @@ class MediaEngine:
                 ln.pair.rtp.sendto(data, addr)      # not a numeric address: Python resolves
             except OSError as e:
                 self._send_failed(ln, addr, e)
+            if ln.stream.events:
+                self._emit(ln.stream.events)
 
     def _on_frame(self, mic: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()

@@ -56,6 +56,7 @@ Rules (reference parameters in :class:`~sipctl.media.media_settings.MediaSetting
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, replace
 from math import gcd
 from typing import Callable, Hashable, Optional
@@ -75,6 +76,7 @@ from .rtcp import Bye, ReceiverReport, RtcpParseError, RtcpSession, RtcpSummary,
 __all__ = ["RtpStream", "StreamCounters", "G711", "CODECS"]
 
 PT_CN = 13
+_RTP_HEADER = struct.Struct("!BBHII")      # V=2 P=0 X=0 CC=0 | M PT | seq | ts | ssrc
 _HOLD = ("0.0.0.0", "::", "")
 _MASK32 = 0xFFFFFFFF
 
@@ -227,7 +229,10 @@ class RtpStream:
                 self._new_playout(self._tick_samples)
         self._P = codec.rate * ptime // 1000
         self._silence_packet = bytes([codec.silence]) * self._P
-        self._pt = negotiated.payload_type
+        pt = negotiated.payload_type
+        if not isinstance(pt, int) or not 0 <= pt <= 127:
+            raise ValueError(f"payload type {pt!r} not in 0..127")
+        self._pt = pt
         self._audio_pts = tuple({negotiated.receive_payload_type, negotiated.payload_type})
         te = {negotiated.telephone_event_receive_pt, negotiated.telephone_event_pt} - {None}
         self._te_pts = tuple(te)
@@ -373,8 +378,8 @@ class RtpStream:
         buf = self._txbuf
         if not buf and len(payload) == P:
             ts, seq = self.ts, self.seq
-            self.out.append((_build(self._pt, seq, ts, self.ssrc, payload, marker=self._marker),
-                             self.dest))
+            self.out.append((_RTP_HEADER.pack(0x80, self._pt | 0x80 if self._marker else self._pt,
+                                              seq, ts, self.ssrc) + payload, self.dest))
             self.seq = (seq + 1) & 0xFFFF
             if self.rtcp is not None:
                 self.rtcp.on_rtp_sent(P, ts, now)
