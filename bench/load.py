@@ -403,6 +403,9 @@ class Report:
     n_at_50_how: str = "none"
     best: RateStep | None = None
     seconds: float = 0.0
+    #: the target's media clock over the concurrent-calls run, when it reports one
+    #: (``MEDIA ticks=.. late=.. overruns=..`` lines in its log: sipctl)
+    media: dict[str, int] | None = None
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -415,6 +418,10 @@ class Report:
         if self.calls:
             n = "-" if self.n_at_50 is None else f"{self.n_at_50:.0f}"
             lines.append(f"  concurrent PCMU calls at 50 % of one core: {n} ({self.n_at_50_how})")
+            if self.media:
+                m = self.media
+                lines.append(f"  media clock: {m['ticks']} ticks, {m['late']} late (> 5 ms), "
+                             f"{m['overruns']} dropped")
         if self.rates:
             if self.best:
                 lines.append(f"  call set-up: {self.best.rate:g} calls/s with "
@@ -436,6 +443,19 @@ def _target(name: str, media: bool, max_calls: int) -> Target:
     return factory(media=media, max_calls=max_calls)
 
 
+def media_clock(target: Target) -> dict[str, int] | None:
+    """The last ``MEDIA ticks= late= overruns=`` line the target logged, or None."""
+    path = target.info.get("log")
+    if not path:
+        return None
+    found = re.findall(r"MEDIA ticks=(\d+) late=(\d+) overruns=(\d+)",
+                       Path(path).read_text(errors="replace"))
+    if not found:
+        return None
+    ticks, late, overruns = (int(x) for x in found[-1])
+    return {"ticks": ticks, "late": late, "overruns": overruns}
+
+
 def run(target: str = "baresip", plan: Plan = FULL, parts: Sequence[str] = ("calls", "rate"),
         log: Callable[[str], None] = lambda s: None) -> Report:
     """Both measurements, each against a fresh target process."""
@@ -447,6 +467,7 @@ def run(target: str = "baresip", plan: Plan = FULL, parts: Sequence[str] = ("cal
             with _target(target, True, max(plan.ladder)) as t:
                 rep.calls = concurrent_calls(t, plan.ladder, ramp_s=plan.ramp_s,
                                              window_s=plan.window_s, sipp=sipp, log=log)
+                rep.media = media_clock(t)
             rep.n_at_50, rep.n_at_50_how = crossing(rep.calls)
         if "rate" in parts:
             log(f"[{target}] call set-up rate (no RTP from SIPp), rates {plan.rates}")

@@ -2,7 +2,9 @@
 
 Answers every call on loopback (``autoaccept``, enough lines for the load), with media on a
 :class:`~sipctl.media.devices.NullDevice` (``--no-media``: signalling only, RTP ignored).
-Prints ``READY <port>`` on stdout once the UDP transport listens; stops on SIGTERM/SIGINT.
+Prints ``READY <port>`` on stdout once the UDP transport listens, then every second
+``MEDIA ticks=N late=N overruns=N`` (media clock ticks run, ticks that started more than
+5 ms late, ticks dropped); stops on SIGTERM/SIGINT.
 """
 from __future__ import annotations
 
@@ -35,10 +37,19 @@ async def _main(args: argparse.Namespace) -> int:
         async for _ in ua.call_events():
             pass
 
+    async def media_stats() -> None:   # for the bench: were audio frames late?
+        while ua.media is not None:
+            dev = ua.media.device
+            print(f"MEDIA ticks={ua.media.ticks} late={dev.late_ticks} "
+                  f"overruns={dev.overruns}", flush=True)
+            await asyncio.sleep(1.0)
+
     task = loop.create_task(drain())
+    stats = loop.create_task(media_stats())
     print("READY", ua.local_address("UDP")[1], flush=True)
     await stop.wait()
     task.cancel()
+    stats.cancel()
     await ua.stop()
     return 0
 

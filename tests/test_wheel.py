@@ -28,8 +28,10 @@ print("wheel ok", sipctl.__version__)
 
 def test_wheel_installs_and_imports_outside_tree(tmp_path):
     dist = tmp_path / "dist"
-    r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=900)
+    # run from tmp_path: in the source tree a build/ directory would shadow the `build` module
+    r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
+                        str(dist), str(ROOT)],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     wheels = list(dist.glob("sipctl-*.whl"))
     assert len(wheels) == 1, wheels
