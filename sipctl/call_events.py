@@ -12,6 +12,7 @@ are for the UA core (transaction layer / transport); :class:`MediaReady`,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .sip.message import Request, Response
 from .sip.offer_answer import NegotiatedMedia
@@ -113,6 +114,9 @@ class Cdr(CallEvent):
     duration_ms: int
     disparty: int
     reason: str
+    #: The call's RTP/RTCP statistics (:class:`~sipctl.media.rtcp.RtcpSummary`: packets
+    #: sent/received/lost, jitter, RTT), filled in by the UA when the call had media.
+    media: Any = None
 
 
 @dataclass(frozen=True)

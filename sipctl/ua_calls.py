@@ -269,6 +269,8 @@ class CallControl:
             if summary is not None:
                 self.events.put_nowait(MediaSummary(line, summary))
             for ev in held:
+                if isinstance(ev, Cdr) and summary is not None:
+                    ev = dataclasses.replace(ev, media=summary)
                 self.events.put_nowait(ev)
 
         fut.add_done_callback(done)

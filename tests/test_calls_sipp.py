@@ -111,6 +111,7 @@ def test_183_early_media_then_answer(sipp_runner):
     assert "Ringing" in statuses(events[:speaking]), names
     summary = next(e for e in events if isinstance(e, MediaSummary))
     assert summary.summary.received > 100 and summary.summary.lost == 0, summary
+    assert events[-1].media == summary.summary      # the CDR carries the RTP statistics
     assert events[-1].disparty == DISPARTY_LOCAL
 
 
