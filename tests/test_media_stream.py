@@ -243,3 +243,43 @@ def test_tick_cost():
         b.out.clear()
     per = (time.perf_counter() - t0) / n * 1e6
     assert per < 500, per          # generous bound for slow CI; ~30-40 us on a dev box
+
+
+@pytest.mark.parametrize("ptime", [10, 20, 30])
+def test_tick_send_matches_tick(ptime):
+    """The engine's tick_send (steady-state shortcut) sends exactly what tick + out does,
+    through mute, sendrtponmuted, DTMF, hold, keep-alives and RTCP."""
+    a = stream(seed=3, rtpkeepaliveival=100, sendrtponmuted=False, rtcp_interval=0.5)
+    b = stream(seed=3, rtpkeepaliveival=100, sendrtponmuted=False, rtcp_interval=0.5)
+    held = neg(B_ADDR, ptime=ptime, remote=Direction.RECVONLY)
+    got_a, got_b, rtcp_a, rtcp_b = [], [], [], []
+    for s in (a, b):
+        s.update(neg(B_ADDR, ptime=ptime), 0.0)
+        s.out.clear()
+    for k in range(150):
+        now = k * 0.02
+        if k == 20:
+            a.set_mute(True, False), b.set_mute(True, False)
+        if k == 30:
+            a.set_mute(False, False), b.set_mute(False, False)
+        if k == 40:
+            assert a.send_dtmf("1#", now) and b.send_dtmf("1#", now)
+        if k == 90:
+            a.update(held, now), b.update(held, now)
+        if k == 100:
+            a.update(neg(B_ADDR, ptime=ptime), now), b.update(neg(B_ADDR, ptime=ptime), now)
+        enc = g711.ulaw_encode(tone(300 + k, 160))
+        a.tick(now, None, enc)
+        got_a += [(7, d, dest) for d, dest in a.out]
+        a.out.clear()
+        sends: list = []
+        assert b.tick_send(now, enc, sends, 7) is None
+        assert b.out == []
+        got_b += sends
+        rtcp_a += a.out_rtcp
+        rtcp_b += b.out_rtcp
+        a.out_rtcp.clear(), b.out_rtcp.clear()
+    assert len(got_a) > 80 and got_a == got_b
+    assert rtcp_a and rtcp_a == rtcp_b
+    assert a.counters == b.counters
+    assert a.summary() == b.summary()

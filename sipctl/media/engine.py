@@ -125,7 +125,7 @@ class MediaEngine:
         self._lock = threading.Lock()
         self._open: dict[Hashable, PortPair] = {}      # caller-side view
         self._lines: dict[Hashable, _Line] = {}        # media-side state
-        self._fds: dict[int, tuple[_Line, bool]] = {}
+        self._fds: dict[int, tuple[_Line, bool, Callable[..., bool]]] = {}
         self._ep = select.epoll()
         self._rx = Receiver(2048, MAX_DATAGRAM)
         self._queue: deque = deque()
@@ -311,7 +311,7 @@ class MediaEngine:
         self._lines[line] = ln
         for sock, is_rtcp in ((pair.rtp, False), (pair.rtcp, True)):
             fd = sock.fileno()
-            self._fds[fd] = (ln, is_rtcp)
+            self._fds[fd] = (ln, is_rtcp, ln.stream.receive_fast)
             self._ep.register(fd, select.EPOLLIN)
 
     def _cmd_update(self, line: Hashable, negotiated: Any, early: bool) -> None:
@@ -429,36 +429,41 @@ class MediaEngine:
         """Hand the ``n`` datagrams the receiver holds to their streams."""
         rx = self._rx
         fds = self._fds
+        data = rx.data
         keep = self.decode
-        fd_l = rx.fd[:n].tolist()
-        flags = rx.flags[:n].tolist()
-        status = rx.status[:n].tolist()
-        pts = rx.payload_type[:n].tolist()
-        seqs = rx.sequence[:n].tolist()
-        tss = rx.timestamp[:n].tolist()
-        ssrcs = rx.ssrc[:n].tolist()
-        plens = rx.payload_length[:n].tolist()
-        for i in range(n):
-            ent = fds.get(fd_l[i])
+        i = -1
+        for fd, flag, status, pt, seq, ts, ssrc, plen in zip(
+                rx.fd[:n].tolist(), rx.flags[:n].tolist(), rx.status[:n].tolist(),
+                rx.payload_type[:n].tolist(), rx.sequence[:n].tolist(),
+                rx.timestamp[:n].tolist(), rx.ssrc[:n].tolist(),
+                rx.payload_length[:n].tolist()):
+            i += 1
+            ent = fds.get(fd)
             if ent is None:
                 continue
-            ln, is_rtcp = ent
-            st = ln.stream
+            ln, is_rtcp, fast = ent
             try:
-                if flags[i]:                    # longer than MAX_DATAGRAM
-                    if is_rtcp:
-                        st.counters.rtcp_garbage += 1
-                    else:
-                        st.counters.garbage += 1
-                elif is_rtcp:
-                    st.receive_rtcp(rx.data(i), rx.source(i), now)
-                elif status[i] or not st.receive_fast(pts[i], seqs[i], tss[i], ssrcs[i],
-                                                      plens[i], now,
-                                                      rx.data(i) if keep else None):
-                    st.receive_rtp(rx.data(i), rx.source(i), now)
+                if flag or is_rtcp or status:
+                    self._dispatch_slow(ln, i, flag, is_rtcp, now)
+                elif not fast(pt, seq, ts, ssrc, plen, now, data(i) if keep else None):
+                    ln.stream.receive_rtp(data(i), rx.source(i), now)
             except Exception as e:  # noqa: BLE001 - one bad packet, one line
-                st.counters.garbage += 1
+                ln.stream.counters.garbage += 1
                 self._internal_error(ln, "receive", e)
+
+    def _dispatch_slow(self, ln: _Line, i: int, flag: int, is_rtcp: bool, now: float) -> None:
+        """A datagram off the fast path: huge, on the RTCP socket, or not parsed as RTP."""
+        st = ln.stream
+        rx = self._rx
+        if flag:                            # longer than MAX_DATAGRAM
+            if is_rtcp:
+                st.counters.rtcp_garbage += 1
+            else:
+                st.counters.garbage += 1
+        elif is_rtcp:
+            st.receive_rtcp(rx.data(i), rx.source(i), now)
+        else:
+            st.receive_rtp(rx.data(i), rx.source(i), now)
 
     def _send(self, sends: list) -> None:
         """Send ``(fd, datagram, address)`` items in one call; report the failures."""
@@ -486,29 +491,28 @@ class MediaEngine:
         mic_by_rate: dict[int, Optional[np.ndarray]] = {}
         enc_by_codec: dict[str, bytes] = {}
         mix: dict[int, np.ndarray] = {}
-        silent_mic = self.discard
+        discard = silent_mic = self.discard
         sends: list = []
+        last_codec = last_enc = None
         for ln in tuple(self._lines.values()):
             st = ln.stream
             codec = st.codec
             try:
                 if codec is None:
                     continue
-                enc = enc_by_codec.get(codec.key)
-                if enc is None:
-                    m = None if silent_mic else self._mic_at(mic, st.rate, mic_by_rate)
-                    enc = st._silence_tick if m is None else codec.encode(m)
-                    enc_by_codec[codec.key] = enc
-                sp = st.tick(now, None, enc)
-                out = st.out
-                if out:
-                    fd = ln.fd
-                    for data, addr in out:
-                        sends.append((fd, data, addr))
-                    out.clear()
+                if codec is last_codec:
+                    enc = last_enc
+                else:
+                    enc = enc_by_codec.get(codec.key)
+                    if enc is None:
+                        m = None if silent_mic else self._mic_at(mic, st.rate, mic_by_rate)
+                        enc = st._silence_tick if m is None else codec.encode(m)
+                        enc_by_codec[codec.key] = enc
+                    last_codec, last_enc = codec, enc
+                sp = st.tick_send(now, enc, sends, ln.fd)
                 if st.out_rtcp or st.events:
                     self._flush(ln)
-                if sp is not None and not self.discard:
+                if sp is not None and not discard:
                     acc = mix.get(st.rate)
                     if acc is None:
                         acc = mix[st.rate] = np.zeros(len(sp), np.int32)

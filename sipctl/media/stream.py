@@ -350,7 +350,41 @@ class RtpStream:
             if self._dtmf_busy:
                 self._dtmf(now)
             self._skip(now)
-        # timers
+        return self._tick_end(now)
+
+    def tick_send(self, now: float, encoded: bytes, sends: list, fd: int) -> Optional[np.ndarray]:
+        """:meth:`tick` for the engine: ``encoded`` is this tick's microphone frame in the
+        stream's codec; the RTP datagrams to send are appended to ``sends`` as ``(fd,
+        datagram, address)`` (:attr:`out` is left empty). The steady state (one whole
+        packet of audio per tick, nothing pending) runs without the general path."""
+        dest = self.dest
+        P = self._P
+        if (dest is None or not self._sending_audio or self._dtmf_busy or self.mic_muted
+                or self._txbuf or self.out or self.closed or len(encoded) != P):
+            sp = self.tick(now, None, encoded)
+            out = self.out
+            if out:
+                for data, addr in out:
+                    sends.append((fd, data, addr))
+                out.clear()
+            return sp
+        ts = self.ts
+        seq = self.seq
+        pt = self._pt
+        sends.append((fd, _RTP_HEADER.pack(0x80, pt | 0x80 if self._marker else pt, seq, ts,
+                                           self.ssrc) + encoded, dest))
+        self.seq = (seq + 1) & 0xFFFF
+        self.ts = (ts + P) & _MASK32
+        self._marker = False
+        self._last_tx = now
+        self.counters.audio_sent += 1
+        rtcp = self.rtcp
+        if rtcp is not None:
+            rtcp.on_rtp_sent(P, ts, now)
+        return self._tick_end(now)
+
+    def _tick_end(self, now: float) -> Optional[np.ndarray]:
+        """The end of a tick: RTCP and media timeout timers, then the speaker frame."""
         rtcp = self.rtcp
         if rtcp is not None and now >= rtcp.tn and self.rtcp_dest is not None:
             data = rtcp.handle_timer(now)
