@@ -109,6 +109,7 @@ TRUNCATED = _TRUNCATED
 
 cdef enum:
     _BATCH = 64           # datagrams per recvmmsg / sendmmsg call
+    _FIRST_BATCH = 4      # datagrams asked for by the first recvmmsg on an fd
     _MAX_EVENTS = 1024    # epoll events per poll
     _MAX_ERRORS = 64      # errors recorded per call
 
@@ -188,21 +189,32 @@ cdef void _finish(_rx_t* r, Py_ssize_t i, int fd, const mmsghdr* m) noexcept nog
     r.plen[i] = <int32_t>h.payload_length
 
 
+cdef void _init_msgs(_rx_t* r) noexcept nogil:
+    """Point msgs[k] at names[k] and iov[k] once; _read_fd sets the per-call fields."""
+    cdef int k
+    memset(r.msgs, 0, _BATCH * sizeof(mmsghdr))
+    for k in range(_BATCH):
+        r.msgs[k].msg_hdr.msg_name = &r.names[k]
+        r.msgs[k].msg_hdr.msg_iov = &r.iov[k]
+        r.msgs[k].msg_hdr.msg_iovlen = 1
+
+
 cdef int _read_fd(_rx_t* r, int fd) noexcept nogil:
-    """Read fd until it is empty or the buffer is full. Returns 0, or 1 when full."""
+    """Read fd until it is empty or the buffer is full. Returns 0, or 1 when full.
+
+    The first recvmmsg asks for _FIRST_BATCH datagrams (a media socket usually holds one
+    or two per tick: no need to set up 64 headers), the next ones for _BATCH."""
     cdef int k, got, want, retries = 0
+    cdef int batch = _FIRST_BATCH
     cdef Py_ssize_t base
     while r.n < r.cap:
-        want = <int>min(<Py_ssize_t>_BATCH, r.cap - r.n)
+        want = <int>min(<Py_ssize_t>batch, r.cap - r.n)
         base = r.n
         for k in range(want):
             r.iov[k].iov_base = r.buf + (base + k) * r.slot
             r.iov[k].iov_len = <size_t>r.slot
-            memset(&r.msgs[k], 0, sizeof(mmsghdr))
-            r.msgs[k].msg_hdr.msg_name = &r.names[k]
             r.msgs[k].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
-            r.msgs[k].msg_hdr.msg_iov = &r.iov[k]
-            r.msgs[k].msg_hdr.msg_iovlen = 1
+            r.msgs[k].msg_hdr.msg_flags = 0
         got = recvmmsg(fd, r.msgs, <unsigned int>want, MSG_DONTWAIT, NULL)
         if got < 0:
             if errno == EAGAIN:
@@ -221,6 +233,7 @@ cdef int _read_fd(_rx_t* r, int fd) noexcept nogil:
         r.n += got
         if got < want:
             return 0                                # short batch: the queue is empty
+        batch = _BATCH
     return 1
 
 
@@ -253,6 +266,7 @@ cdef class Receiver:
         self.r.events = <epoll_event*>PyMem_Malloc(_MAX_EVENTS * sizeof(epoll_event))
         if not (self.r.msgs and self.r.iov and self.r.names and self.r.events):
             raise MemoryError()
+        _init_msgs(&self.r)
         self.buffer = bytearray(capacity * max_datagram)
         self.fd = np.zeros(capacity, np.int32)
         self.length = np.zeros(capacity, np.int32)

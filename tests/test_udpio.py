@@ -298,3 +298,21 @@ def test_send_many_rejects_bad_items(socks):
     with pytest.raises(TypeError):
         udpio.send_many([(a.fileno(), b"x")])
     assert udpio.send_many([]) == []
+
+
+@pytest.mark.parametrize("count", [1, 3, 4, 5, 8, 67, 68, 69])
+def test_batch_boundaries_read_everything_in_order(socks, count):
+    """The first recvmmsg per fd asks for a few datagrams, the next ones for a full batch:
+    counts around those sizes all come out complete and in order."""
+    a, b, c = socks(), socks(), socks()
+    sent = [bytes([i & 255, i >> 8]) * 10 for i in range(count)]
+    for p in sent:
+        b.sendto(p, a.getsockname())
+        b.sendto(p[::-1], c.getsockname())
+    _settle()
+    r = udpio.Receiver(1024, 64)
+    n = r.recv_fds(np.array([a.fileno(), c.fileno()], np.int32))
+    assert n == 2 * count and r.errors == []
+    assert [r.data(i) for i in range(n)] == sent + [p[::-1] for p in sent]
+    assert r.fd[:n].tolist() == [a.fileno()] * count + [c.fileno()] * count
+    assert all(r.source(i) == b.getsockname()[:2] for i in range(n))

@@ -381,7 +381,12 @@ class RtpStream:
         rtcp = self.rtcp
         if rtcp is not None:
             rtcp.on_rtp_sent(P, ts, now)
-        return self._tick_end(now)
+            if now >= rtcp.tn:
+                return self._tick_end(now)
+        # nothing due and nothing to play: the rest of _tick_end is a no-op
+        if self.playout is not None or (self._timeout and now - self._last_rx >= self._timeout):
+            return self._tick_end(now)
+        return None
 
     def _tick_end(self, now: float) -> Optional[np.ndarray]:
         """The end of a tick: RTCP and media timeout timers, then the speaker frame."""
@@ -466,18 +471,25 @@ class RtpStream:
         layer (a valid RTP v2 packet): audio of the latched source while receiving.
         Returns False (nothing done) for anything else, and when the packet is to be
         played but ``data`` is None: the caller then calls :meth:`receive_rtp`."""
+        if ssrc != self.remote_ssrc or pt not in self._audio_pts or not plen:
+            return False
         rx = self._rx_stats
-        if rx is None or ssrc != self.remote_ssrc or not plen or pt not in self._audio_pts:
+        if rx is None:
             return False
         po = self.playout
-        if po is not None and (data is None or plen % self._pf):
+        if po is None:
+            self._last_rx = now
+            self._timed_out = False
+            rx.on_rtp(seq, ts, now, plen)
+            self.counters.audio_received += 1
+            return True
+        if data is None or plen % self._pf:
             return False
         self._last_rx = now
         self._timed_out = False
         rx.on_rtp(seq, ts, now, plen)
         self.counters.audio_received += 1
-        if po is not None:
-            po.put_rtp(data, now)
+        po.put_rtp(data, now)
         return True
 
     def receive_rtp(self, data: bytes, source: tuple, now: float) -> None:
