@@ -431,31 +431,30 @@ class MediaEngine:
         fds = self._fds
         data = rx.data
         keep = self.decode
-        i = -1
-        for fd, flag, status, pt, seq, ts, ssrc, plen in zip(
-                rx.fd[:n].tolist(), rx.flags[:n].tolist(), rx.status[:n].tolist(),
-                rx.payload_type[:n].tolist(), rx.sequence[:n].tolist(),
-                rx.timestamp[:n].tolist(), rx.ssrc[:n].tolist(),
+        odd = ((rx.flags[:n] != 0) | (rx.status[:n] != 0)).tolist()   # huge or not RTP
+        for i, fd, bad, pt, seq, ts, ssrc, plen in zip(
+                range(n), rx.fd[:n].tolist(), odd, rx.payload_type[:n].tolist(),
+                rx.sequence[:n].tolist(), rx.timestamp[:n].tolist(), rx.ssrc[:n].tolist(),
                 rx.payload_length[:n].tolist()):
-            i += 1
             ent = fds.get(fd)
             if ent is None:
                 continue
             ln, is_rtcp, fast = ent
             try:
-                if flag or is_rtcp or status:
-                    self._dispatch_slow(ln, i, flag, is_rtcp, now)
-                elif not fast(pt, seq, ts, ssrc, plen, now, data(i) if keep else None):
+                if bad or is_rtcp:
+                    self._dispatch_slow(ln, i, is_rtcp, now)
+                elif not (fast(pt, seq, ts, ssrc, plen, now, data(i)) if keep
+                          else fast(pt, seq, ts, ssrc, plen, now)):
                     ln.stream.receive_rtp(data(i), rx.source(i), now)
             except Exception as e:  # noqa: BLE001 - one bad packet, one line
                 ln.stream.counters.garbage += 1
                 self._internal_error(ln, "receive", e)
 
-    def _dispatch_slow(self, ln: _Line, i: int, flag: int, is_rtcp: bool, now: float) -> None:
+    def _dispatch_slow(self, ln: _Line, i: int, is_rtcp: bool, now: float) -> None:
         """A datagram off the fast path: huge, on the RTCP socket, or not parsed as RTP."""
         st = ln.stream
         rx = self._rx
-        if flag:                            # longer than MAX_DATAGRAM
+        if rx.flags[i]:                     # longer than MAX_DATAGRAM
             if is_rtcp:
                 st.counters.rtcp_garbage += 1
             else:

@@ -199,6 +199,13 @@ class RtpStream:
         self._silence_packet = b""
         self._pt = 0
         self._ka = settings.rtpkeepaliveival / 1000.0
+        # tick_send's audio packets not yet given to RtcpSession.on_rtp_sent (_sync_tx):
+        # count, payload octets, and the last one's timestamp and send time
+        self._tx_n = 0
+        self._tx_octets = 0
+        self._tx_ts = 0
+        self._tx_now = 0.0
+        self._rtcp_tn = float("inf")    # rtcp.tn or earlier: tick_send's RTCP timer check
         self._timeout = float(settings.mediatimeout)
 
     # ------------------------------------------------------------------ control
@@ -218,6 +225,8 @@ class RtpStream:
         if self.rtcp is None:
             self.rtcp = RtcpSession(self.ssrc, self.cname, codec.rate, now, self._rand,
                                     min_interval=s.rtcp_interval) if s.rtcp else None
+            if self.rtcp is not None:
+                self._rtcp_tn = self.rtcp.tn
         if self.codec is not codec:
             self.codec = codec
             self.rate = codec.rate
@@ -302,6 +311,8 @@ class RtpStream:
         self.out.append((_build(pt, seq, ts, self.ssrc, payload, marker=marker), self.dest))
         self.seq = (seq + 1) & 0xFFFF
         if self.rtcp is not None:
+            if self._tx_n:
+                self._sync_tx()
             self.rtcp.on_rtp_sent(len(payload), ts, now)
         self._last_tx = now
 
@@ -378,10 +389,12 @@ class RtpStream:
         self._marker = False
         self._last_tx = now
         self.counters.audio_sent += 1
-        rtcp = self.rtcp
-        if rtcp is not None:
-            rtcp.on_rtp_sent(P, ts, now)
-            if now >= rtcp.tn:
+        if self.rtcp is not None:          # RtcpSession.on_rtp_sent, deferred (_sync_tx)
+            self._tx_n += 1
+            self._tx_octets += P
+            self._tx_ts = ts
+            self._tx_now = now
+            if now >= self._rtcp_tn:
                 return self._tick_end(now)
         # nothing due and nothing to play: the rest of _tick_end is a no-op
         if self.playout is not None or (self._timeout and now - self._last_rx >= self._timeout):
@@ -392,7 +405,10 @@ class RtpStream:
         """The end of a tick: RTCP and media timeout timers, then the speaker frame."""
         rtcp = self.rtcp
         if rtcp is not None and now >= rtcp.tn and self.rtcp_dest is not None:
+            if self._tx_n:
+                self._sync_tx()
             data = rtcp.handle_timer(now)
+            self._rtcp_tn = rtcp.tn
             if data is not None:
                 self.out_rtcp.append((data, self.rtcp_dest))
                 self.counters.rtcp_sent += 1
@@ -412,6 +428,17 @@ class RtpStream:
             frame = np.concatenate([po.tick(now + i * dt) for i in range(n)])
         return None if self.speaker_muted else frame
 
+    def _sync_tx(self) -> None:
+        """Give RtcpSession the audio packets tick_send counted: one on_rtp_sent with the
+        last packet's timestamp and time (and all the octets), the rest as a count."""
+        n = self._tx_n
+        self._tx_n = 0
+        rtcp = self.rtcp
+        if rtcp is not None and n:
+            rtcp.on_rtp_sent(self._tx_octets, self._tx_ts, self._tx_now)
+            rtcp.sender.packet_count += n - 1
+        self._tx_octets = 0
+
     def _packetize(self, payload: bytes, now: float) -> None:
         P = self._P
         buf = self._txbuf
@@ -421,6 +448,8 @@ class RtpStream:
                                               seq, ts, self.ssrc) + payload, self.dest))
             self.seq = (seq + 1) & 0xFFFF
             if self.rtcp is not None:
+                if self._tx_n:
+                    self._sync_tx()
                 self.rtcp.on_rtp_sent(P, ts, now)
             self._last_tx = now
             self.ts = (ts + P) & _MASK32
@@ -579,12 +608,16 @@ class RtpStream:
         """A datagram arrived on the RTCP socket from ``source`` at ``now``."""
         if self.rtcp is None or self.closed:
             return
+        if self._tx_n:
+            self._sync_tx()
         members = dict(self.rtcp.members)
         try:
             packets = self.rtcp.receive(data, now)
         except (RtcpParseError, ValueError, TypeError):
             self.counters.rtcp_garbage += 1
             return
+        finally:
+            self._rtcp_tn = self.rtcp.tn        # a BYE may bring the timer forward
         if len(self.rtcp.members) < len(members):       # BYE: keep their statistics
             self._rx_stats = None
             for ssrc, m in members.items():
@@ -614,6 +647,8 @@ class RtpStream:
         self._rx_stats = None
         if self.rtcp is None:
             return None
+        if self._tx_n:
+            self._sync_tx()
         if self.rtcp_dest is not None:
             self.out_rtcp.append((self.rtcp.bye(now, reason), self.rtcp_dest))
             self.counters.rtcp_sent += 1
@@ -626,6 +661,8 @@ class RtpStream:
         rtcp = self.rtcp
         if rtcp is None:
             return None
+        if self._tx_n:
+            self._sync_tx()
         s = rtcp.summary()
         if not self._departed:
             return s
