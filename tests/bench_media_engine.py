@@ -6,8 +6,9 @@ Each line gets one 20 ms PCMU packet per tick from a loopback raw socket (built 
 outside the timed region) and sends one packet per tick to a sink socket. The engine's
 frame callback is called directly with a stepped clock (no device thread), so the figure
 is the media thread's CPU per tick: receive (``_media.udpio``: epoll + recvmmsg, RTP
-header parsed in C, ``RtpStream.receive_fast``), stream tick (RTCP accounting,
-packetise), one ``send_many`` for all lines and, in the "decode" rows, jitter buffer +
+header parsed in C, ``RtpStream.receive_fast``), stream tick (``RtpStream.tick_send``:
+the steady-state packet straight into the send batch, RTCP sender accounting deferred to
+the report), one ``send_many`` for all lines and, in the "decode" rows, jitter buffer +
 decode + PLC + mixing. 500 calls at 50 ticks/s need < 20 us per line-tick for < 50 % of
 a core (receive and send side together; one recv and one send syscall per line-tick
 remain, ~9 us of the ~16 us on this VM).

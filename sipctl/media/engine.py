@@ -16,7 +16,8 @@ Every device frame (``frame_ms``, 20 ms by default) the media thread:
    RTP/RTCP validation are counted and dropped
    (:class:`~sipctl.media.stream.StreamCounters`);
 3. ticks every stream with the microphone frame (resampled once per codec rate and
-   encoded once per codec for all lines), then sends the RTP every stream queued in one
+   encoded once per codec for all lines; :meth:`~sipctl.media.stream.RtpStream.tick_send`
+   appends the RTP straight to one send batch), then sends it in one
    :func:`_media.udpio.send_many` call (RTCP and command output go out at once);
 4. mixes the speaker output of the lines that receive and are not speaker-muted
    (int32 sum per codec rate, one resampler per codec rate to the engine rate,
