@@ -229,6 +229,11 @@ class CallsStep:
                                # target ~ 50 x calls; SIPp does not read the target's RTP)
     target_drops: int          # datagrams dropped on the target's full UDP sockets (window)
     window: float              # seconds
+    #: media clock ticks run / late (> 5 ms) / dropped during the window, from the target's
+    #: once-a-second MEDIA log lines (so +-1 s at the edges); None for targets without them
+    media_ticks: int | None = None
+    media_late: int | None = None
+    media_dropped: int | None = None
 
 
 @dataclass
@@ -306,9 +311,11 @@ def concurrent_calls(target: Target, ladder: Sequence[int], *, ramp_s: float = 5
                 meter = CpuMeter([target.pid, *group.pids])
                 tpids = [target.pid, *descendants(target.pid)]
                 u0, d0 = udp_counters(), udp_socket_drops(tpids)[1]
+                m0 = media_clock(target)
                 meter.start()
                 _wait_until(t0 + ramp + settle_s + window_s)
                 usage = meter.stop()
+                m1 = media_clock(target)
                 u1, d1 = udp_counters(), udp_socket_drops(tpids)[1]
                 results = group.wait()
             tot = SippGroup.totals(results)
@@ -320,10 +327,17 @@ def concurrent_calls(target: Target, ladder: Sequence[int], *, ramp_s: float = 5
                                    / usage.wall),
                 target_drops=d1 - d0,
                 window=round(usage.wall, 2))
+            if m0 is not None and m1 is not None:
+                step.media_ticks = m1["ticks"] - m0["ticks"]
+                step.media_late = m1["late"] - m0["late"]
+                step.media_dropped = m1["overruns"] - m0["overruns"]
             steps.append(step)
             log(f"  calls={n:<5d} up={up:<5d} answered={step.answered}/{n} cpu={step.cpu:5.1f}%"
                 f"  sipp={step.gen_cpu:5.1f}%  udp in/s={step.udp_in_per_s:.0f}"
-                f"  target drops={step.target_drops}")
+                f"  target drops={step.target_drops}"
+                + ("" if step.media_ticks is None else
+                   f"  media ticks={step.media_ticks} late={step.media_late}"
+                   f" dropped={step.media_dropped}"))
             if step.cpu >= SATURATED * cpu_count() or step.answered < 0.99 * n:
                 log("  (target saturated or failing calls: ladder stopped)")
                 break
