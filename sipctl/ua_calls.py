@@ -230,7 +230,11 @@ class CallControl:
                     neg = dataclasses.replace(neg, local_direction=Direction.INACTIVE)
                 key = self._media_key.get(ev.line)
                 if key is not None:
-                    self.media.update(key, neg, early=ev.early)
+                    # earlymedia 3 ("just early open the audio") and 5 ("yes when sdp
+                    # received") send our audio during early media; the others only receive
+                    # (plus natopenpackets/keep-alives)
+                    early = ev.early and self.settings.earlymedia not in (3, 5)
+                    self.media.update(key, neg, early=early)
         elif isinstance(ev, MediaStop):
             key = self._media_key.pop(ev.line, None)
             if key is not None:

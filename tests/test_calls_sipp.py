@@ -89,12 +89,18 @@ def test_busy_486(sipp_runner):
     assert cdr.connecttime_ms == 0 and cdr.duration_ms == 0
 
 
-def test_183_early_media_then_answer(sipp_runner):
+@pytest.mark.parametrize("earlymedia", [2, 5])
+def test_183_early_media_then_answer(sipp_runner, earlymedia):
+    sent_early: list[int] = []
     with sipp_runner.background("uas_183_early_media", timeout=30) as uas:
         async def go() -> list[Any]:
-            async with make_ua() as ua:
+            async with make_ua(earlymedia=earlymedia) as ua:
                 seen: list[Any] = []
                 call = ua.dial(uas.uri())
+                await wait_status(ua, "Ringing", seen)
+                await asyncio.sleep(0.6)        # the 200 comes ~1.5 s after the 183
+                assert call.status == "Ringing"
+                sent_early.append(ua.stream_counters(call.line).audio_sent)
                 await wait_status(ua, "Speaking", seen)
                 await asyncio.sleep(1.0)
                 ua.hangup(call.line)
@@ -112,6 +118,11 @@ def test_183_early_media_then_answer(sipp_runner):
     summary = next(e for e in events if isinstance(e, MediaSummary))
     assert summary.summary.received > 100 and summary.summary.lost == 0, summary
     assert events[-1].media == summary.summary      # the CDR carries the RTP statistics
+    # earlymedia 2 (default): early media is received only; 5: our audio goes out too
+    if earlymedia == 5:
+        assert sent_early[0] >= 20, sent_early
+    else:
+        assert sent_early[0] == 0, sent_early
     assert events[-1].disparty == DISPARTY_LOCAL
 
 
