@@ -46,6 +46,9 @@ async def phone(kam, play: Path, record: Path, **call_kw):
             ev = await ua.next_event(10)
             while not isinstance(ev, Registered):
                 ev = await ua.next_event(10)
+            # start-up (transports, TLS contexts, registration) holds the GIL in bursts that can
+            # make the media clock late; calls start once that is over
+            await asyncio.sleep(0.5)
             yield ua, device
     finally:
         engine.stop()
