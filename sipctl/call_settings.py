@@ -39,8 +39,6 @@ class CallSettings:
     #: What ``mute(direction=4)`` mutes: 0 both, 1 out (speaker), 2 in (microphone),
     #: 3 both, 4 both, 5 mute disabled.
     defmute: int = 2
-    #: Seconds without RTP before the media layer reports a media timeout (0: never).
-    mediatimeout: int = 300
     #: Ours (RFC 4028): session interval in seconds we ask for; 0 disables session timers.
     session_expires: int = 1800
     #: Ours (RFC 4028): the smallest session interval we accept (at least 90).

@@ -36,6 +36,7 @@ from .call_events import (Cdr, LocalRingback, MediaReady, MediaStop, MuteChanged
 from .call_lines import Lines
 from .call_settings import CallSettings
 from .media.dtmf import DTMF_RELAY
+from .media.media_events import MediaTimeout, SendDtmfInfo
 from .sip.addr import NameAddr
 from .sip.errors import LocalProtocolError
 from .sip.message import Request
@@ -45,7 +46,7 @@ from .sip.transaction import (AckReceived, RequestReceived, ResponseReceived,
                               TransactionTimedOut, TransportFailed)
 from .sip.uri import SipUri, Uri
 from .transport import SipResolver, Target
-from .transport.base import is_ip_literal, normalize_address
+from .transport.dns import ResolveError
 
 if TYPE_CHECKING:
     from .media.engine import MediaEngine
@@ -57,7 +58,6 @@ _log = logging.getLogger(__name__)
 
 #: Methods the calls handle (added to the UA's Allow).
 CALL_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "INFO", "UPDATE", "PRACK")
-_DEFAULT_PORT = {"UDP": 5060, "TCP": 5060, "TLS": 5061}
 
 
 class CallControl:
@@ -256,11 +256,11 @@ class CallControl:
             self.events.put_nowait(ev)
 
     def _close_async(self, line: int, key: tuple[int, int]) -> None:
-        """Close a stream off the loop (the media thread answers within a tick); its
-        summary, then the events held for the line, go to the application."""
-        assert self.media is not None and self.ua._loop is not None
+        """Close a stream without blocking the loop (the media thread answers within a
+        tick); its summary, then the events held for the line, go to the application."""
+        assert self.media is not None
         self._closing.setdefault(line, [])
-        fut = self.ua._loop.run_in_executor(None, self.media.close_line, key)
+        fut = asyncio.wrap_future(self.media.close_line_nowait(key), loop=self.ua._loop)
 
         def done(f: "asyncio.Future[Any]") -> None:
             self._key_line.pop(key, None)
@@ -285,15 +285,14 @@ class CallControl:
         if line is None or self.lines is None:
             return                          # the stream of a call that has ended
         ev = dataclasses.replace(ev, line=line)
-        name = type(ev).__name__
         now = self.ua._now()
         call = self.lines.get(line) if self._media_key.get(line) is not None else None
         try:
-            if name == "MediaTimeout":
+            if isinstance(ev, MediaTimeout):
                 if call is not None and call.active:
                     _log.info("line %d: media timeout", ev.line)
                     call.media_timeout(now)
-            elif name == "SendDtmfInfo":
+            elif isinstance(ev, SendDtmfInfo):
                 if call is not None and call.active:
                     call.send_info(ev.body, DTMF_RELAY, now)
             self.events.put_nowait(ev)
@@ -329,14 +328,18 @@ class CallControl:
                 return acc_target
         if not isinstance(uri, SipUri):
             return None
-        host = (uri.maddr or uri.host).strip("[]")
-        if not is_ip_literal(host):
+        try:
+            literal = self._resolver_().resolve_literal(uri)
+        except ResolveError:
+            return None                 # the resolving path reports it to the call
+        if literal is None:
             return self._account_target(uri, by_host_only=True)
-        transport = {"tcp": "TCP", "tls": "TLS", "udp": "UDP"}.get((uri.transport or "").lower())
-        if transport is None:
-            transport = "TLS" if uri.secure else "UDP"
-        port = uri.port or _DEFAULT_PORT[transport]
-        return Target(transport, normalize_address((host, 0))[0], port, None)
+        return literal[0]
+
+    def _resolver_(self) -> SipResolver:
+        if self._resolver is None:
+            self._resolver = SipResolver(supported=self.ua.manager.names)
+        return self._resolver
 
     def _account_target(self, uri: Uri, by_host_only: bool = False) -> Target | None:
         ua = self.ua
@@ -359,9 +362,7 @@ class CallControl:
         routes = req.route
         uri = routes[0].uri if routes else req.uri
         try:
-            if self._resolver is None:
-                self._resolver = SipResolver(supported=self.ua.manager.names)
-            targets = await self._resolver.resolve(uri)  # type: ignore[arg-type]
+            targets = await self._resolver_().resolve(uri)  # type: ignore[arg-type]
         except Exception as e:  # noqa: BLE001
             _log.warning("cannot resolve %s for %s: %s", uri, req.method, e)
             if line is not None and self.lines is not None:

@@ -202,7 +202,7 @@ class MediaEngine:
             return fn(*args)
         if wait:
             return fut.result(_WAIT)
-        return None
+        return fut
 
     def _drain(self) -> None:
         q = self._queue
@@ -258,6 +258,21 @@ class MediaEngine:
             if line not in self._open:
                 return None
         return self._submit(self._cmd_close, line, wait=True)
+
+    def close_line_nowait(self, line: Hashable) -> "Future[Optional[RtcpSummary]]":
+        """:meth:`close_line` without waiting: a future of the summary, resolved by the media
+        thread at its next tick (at once when the engine is not running)."""
+        with self._lock:
+            if line not in self._open:
+                fut: Future = Future()
+                fut.set_result(None)
+                return fut
+        got = self._submit(self._cmd_close, line)
+        if isinstance(got, Future):
+            return got
+        fut = Future()
+        fut.set_result(got)
+        return fut
 
     def send_dtmf(self, line: Hashable, digits: str) -> bool:
         """Send DTMF (reference ``API_Dtmf``: ``0-9 * # A-D``, space = pause) per

@@ -183,9 +183,23 @@ class SipResolver:
         self.prefer_ipv6 = prefer_ipv6
         self._srv_failed: set[str] = set()
 
+    def resolve_literal(self, destination: str | SipUri) -> list[Target] | None:
+        """The target of an IP-literal ``destination`` without any DNS (same rules as
+        :meth:`resolve`); None when the host is a name that needs resolving."""
+        dest = parse_destination(destination)
+        if not is_ip_literal(dest.host):
+            return None
+        return self._literal(dest, destination)
+
     async def resolve(self, destination: str | SipUri) -> list[Target]:
         """The ordered targets for ``destination`` (a SIP URI or ``host[:port]``)."""
         dest = parse_destination(destination)
+        if is_ip_literal(dest.host):
+            return self._literal(dest, destination)
+        return await self._resolve_name(dest, destination)
+
+    def _transport_for(self, dest: _Dest, destination: object) -> tuple[str | None, str]:
+        """(forced transport or None, the transport to use without SRV)."""
         forced = dest.transport
         if forced is None and dest.secure:
             forced = "TLS"
@@ -198,10 +212,15 @@ class SipResolver:
         fallback_transport = forced or ("TLS" if dest.secure else "UDP")
         if fallback_transport not in self.supported:
             fallback_transport = self.supported[0]
-        if is_ip_literal(dest.host):
-            host = normalize_address((dest.host, 0))[0]
-            port = dest.port or _DEFAULT_PORT[fallback_transport]
-            return [Target(fallback_transport, host, port, None)]
+        return forced, fallback_transport
+
+    def _literal(self, dest: _Dest, destination: object) -> list[Target]:
+        _, transport = self._transport_for(dest, destination)
+        host = normalize_address((dest.host, 0))[0]
+        return [Target(transport, host, dest.port or _DEFAULT_PORT[transport], None)]
+
+    async def _resolve_name(self, dest: _Dest, destination: object) -> list[Target]:
+        forced, fallback_transport = self._transport_for(dest, destination)
         if self.dnslookup == 5:
             raise ResolveError(f"DNS lookups are disabled (dnslookup=5): {dest.host}")
         name = dest.host.rstrip(".").lower()
