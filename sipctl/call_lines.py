@@ -57,9 +57,9 @@ class Lines:
         # (Call.on_activity) or gets an input here; only touched calls are drained of
         # events and re-read for their next timer, kept in a lazy heap of
         # (deadline, seq, call) whose stale entries are dropped when they surface.
-        self._hot: dict[int, Call] = {}
         self._touched: dict[int, Call] = {}       # id(call) -> call
-        self._ids: dict[str, Call] = {}           # Call-ID -> the newest call with it
+        # Call-ID -> the calls with it not finished yet (a call to ourselves has two)
+        self._ids: dict[str, list[Call]] = {}
         self._timers: list[tuple[float, int, Call]] = []
         self._seq = itertools.count()
         self._events: deque[CallEvent] = deque()
@@ -82,7 +82,8 @@ class Lines:
         return next((n for n in range(1, self.maxlines + 1) if self.is_free(n)), None)
 
     def active_calls(self) -> list[Call]:
-        return [c for c in self._live() if c.active]
+        self._flush_touched()
+        return [c for calls in self._ids.values() for c in calls if c.active]
 
     def touch(self, call: Call) -> None:
         """``call`` changed: drain its events and re-read its timer at the next pump."""
@@ -96,20 +97,17 @@ class Lines:
             while (event := call.next_event()) is not None:
                 self._events.append(event)
             if call.call_id:
+                same = self._ids.setdefault(call.call_id, [])
                 if call.finished:
-                    if self._ids.get(call.call_id) is call:
-                        del self._ids[call.call_id]
-                else:
-                    self._ids[call.call_id] = call
+                    if call in same:
+                        same.remove(call)
+                elif call not in same:
+                    same.append(call)
+                if not same:
+                    del self._ids[call.call_id]
             at = call.get_timer()
             if at is not None:
                 heapq.heappush(self._timers, (at, next(self._seq), call))
-
-    def _live(self) -> list[Call]:
-        hot = self._hot
-        for n in [n for n, c in hot.items() if c.finished and not c.has_events]:
-            del hot[n]
-        return list(hot.values())
 
     def _new_call(self, line: int) -> Call:
         kwargs = dict(self._kwargs)
@@ -117,7 +115,6 @@ class Lines:
             kwargs["media"] = self.media_for(line)
         call = Call(line, settings=self.settings, **kwargs)
         self._calls[line] = call
-        self._hot[line] = call
         call.on_activity = self.touch
         self.touch(call)
         return call
@@ -204,8 +201,7 @@ class Lines:
         """The live call a message belongs to (by Call-ID and our tag / the peer's tag)."""
         call_id = message.call_id
         self._flush_touched()                 # indexes calls that just got their Call-ID
-        call = self._ids.get(call_id) if call_id else None
-        for call in [call] if call is not None else []:
+        for call in self._ids.get(call_id, ()) if call_id else ():
             if not call.active:
                 continue
             if isinstance(message, Response):
@@ -236,7 +232,8 @@ class Lines:
 
     def transaction_failed(self, request: Request, now: float, reason: str = "timeout") -> bool:
         """A transaction of ``request`` (ours, or the peer's INVITE we answered) failed."""
-        call = next((c for c in self.active_calls() if c.call_id == request.call_id), None)
+        self._flush_touched()
+        call = next((c for c in self._ids.get(request.call_id or "", ()) if c.active), None)
         if call is None:
             return False
         self.touch(call)

@@ -190,3 +190,32 @@ def test_malformed_200_fails_cleanly(sipp_runner):
     cdr = events[-1]
     assert "malformed 200 OK" in cdr.reason or cdr.reason.startswith("488"), cdr
     assert "Finished" in statuses(events)
+
+
+def test_call_to_ourselves_two_lines_one_call_id():
+    """Line 1 calls our own address; the INVITE rings on line 2 with the same Call-ID (only
+    the tags tell the two dialogs apart). Both connect, and the hangup ends both."""
+    async def go() -> list[Any]:
+        async with make_ua() as ua:
+            host, port = ua.local_address("UDP")
+            seen: list[Any] = []
+            out = ua.dial(f"sip:me@{host}:{port}")
+            await wait_status(ua, "Ringing", seen)
+            ringing = [e for e in seen if isinstance(e, StatusChanged) and e.line == 2]
+            assert ringing and ringing[-1].status == "Ringing", seen
+            ua.accept(2)
+            deadline = time.monotonic() + 10
+            while not (out.status == "Speaking" and ua.lines.get(2).status == "Speaking"):
+                assert time.monotonic() < deadline, (out, ua.lines.get(2))
+                seen.append(await ua.next_call_event(5))
+            assert ua.lines.get(2).call_id == out.call_id
+            ua.hangup(1)
+            cdrs: list[Cdr] = []
+            while len(cdrs) < 2:
+                ev = await ua.next_call_event(10)
+                if isinstance(ev, Cdr):
+                    cdrs.append(ev)
+            return cdrs
+    cdrs = sorted(asyncio.run(go()), key=lambda c: c.line)
+    assert [c.line for c in cdrs] == [1, 2]
+    assert cdrs[0].disparty == DISPARTY_LOCAL and cdrs[1].disparty == DISPARTY_PEER, cdrs
