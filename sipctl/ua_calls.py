@@ -78,6 +78,9 @@ class CallControl:
         self._keys = itertools.count(1)
         #: lines whose stream is closing -> events held until its summary is in (the CDR)
         self._closing: dict[int, list[Any]] = {}
+        # summaries of streams that closed before their call's CDR was emitted (the stream
+        # closes at BYE, the CDR follows the BYE's answer): line -> summary
+        self._summaries: dict[int, Any] = {}
         self._resolver: SipResolver | None = None
 
     # -- setup --------------------------------------------------------------------------------
@@ -117,6 +120,7 @@ class CallControl:
         old = self._media_key.pop(line, None)
         if old is not None:
             self._close_async(line, old)
+        self._summaries.pop(line, None)         # a previous call's, never claimed
         key = (line, next(self._keys))
         address, port = self.media.open_line(key)
         self._media_key[line] = key
@@ -246,6 +250,7 @@ class CallControl:
             elif isinstance(ev, LocalRingback) and key is not None:
                 self.media.set_ringback(key, ev.on)            # type: ignore[union-attr]
             if isinstance(ev, Cdr):
+                summary = self._summaries.pop(ev.line, None)
                 key = self._media_key.pop(ev.line, None)
                 if key is not None:
                     self._close_async(ev.line, key)
@@ -253,6 +258,8 @@ class CallControl:
                 if held is not None:       # the CDR follows the stream's summary
                     held.append(ev)
                     return
+                if summary is not None:
+                    ev = dataclasses.replace(ev, media=summary)
             self.events.put_nowait(ev)
 
     def _close_async(self, line: int, key: tuple[int, int]) -> None:
@@ -272,6 +279,8 @@ class CallControl:
                 summary = None
             if summary is not None:
                 self.events.put_nowait(MediaSummary(line, summary))
+                if not any(isinstance(ev, Cdr) for ev in held):
+                    self._summaries[line] = summary     # for the CDR still to come
             for ev in held:
                 if isinstance(ev, Cdr) and summary is not None:
                     ev = dataclasses.replace(ev, media=summary)
