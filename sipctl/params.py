@@ -184,8 +184,8 @@ class Parameters:
                     log.info("unknown parameter %r stored; sipctl does not use it", key)
             if word == "DEF":
                 self._forget(key)
-            else:
-                self._store(key, value, source)
+            else:   # an unknown parameter is treated as a string: NULL empties it
+                self._store(key, "" if word == "NULL" else value, source)
             return None
         if word == "DEF" or (word == "NULL" and spec.type != "str"):
             self._forget(key)
