@@ -232,15 +232,14 @@ from .params_table_media import MEDIA  # noqa: E402
 #: (``usernameN`` stands for username2 .. username100).
 PARAMS: dict[str, ParamSpec] = {p.name: p for p in _CORE + MEDIA}
 
-#: Other spellings (the reference uses several for some parameters) -> canonical name.
+#: Other spellings -> canonical name: those the reference itself uses (jssevent and
+#: jscriptpoll in the API text, authusername, usgsm and usespeexwb in the FAQ) and
+#: MediaSettings' samplerate.
 ALIASES: dict[str, str] = {
     "jssevent": "jsscriptevent",
-    "jscriptevent": "jsscriptevent",
     "jscriptpoll": "jsscriptpoll",
     "jscripstats": "jsscripstats",
     "sendmedia_in_to": "sendmediain_to",
-    "sendmedia_out_to": "sendmediaout_to",
-    "changeaudiodev_immediate": "changeaudiodevimmediate",
     "authusername": "sipusername",
     "usgsm": "use_gsm",
     "usespeexwb": "use_speexwb",
