@@ -1,24 +1,35 @@
-"""The API service process (``sipctl serve``).
+"""The API service process (``sipctl serve``): a :class:`~sipctl.Phone` served over the
+TCP API (:class:`~sipctl.api.server.ApiServer`) until SIGTERM/SIGINT or ``API_Exit``.
 
-Foundation release: it binds the API port on loopback and answers every command
-with a clear ``ERROR:`` line saying the command set is not implemented yet; the
-MVoIPSDK-compatible command table and notifications land with the TCP API issue.
-Non-loopback addresses are refused until that issue adds token authentication.
+Shutdown is clean: calls are hung up (BYE/CANCEL), registrations removed, the
+configuration saved (per ``autocfgsave``), then the process exits 0.
+
+Logging follows the parameters: ``loglevel`` (0-1 warnings, 2-3 info, 4+ debug),
+``logtoconsole`` (to stderr), ``canlogtofile`` (``sipctl.log`` in the work directory when
+``loglevel`` >= 2); with ``jsscriptevent`` 3 the records also go to the clients as
+``LOG`` notifications.
 """
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import logging
+import logging.handlers
+import os
 import signal
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from sipctl.phone import Phone
+from sipctl.phone_events import LogLine
+
+__all__ = ["serve", "default_workdir", "is_loopback"]
 
 log = logging.getLogger("sipctl.service")
 
-MAX_LINE = 64 * 1024  # longest accepted command line; longer input is answered and dropped
-NOT_READY = b"ERROR: sipctl 0.1 has no API commands yet (the TCP API is not implemented in this release)\r\n"
 
-
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -27,56 +38,123 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    peer = writer.get_extra_info("peername")
-    log.info("API client connected: %s", peer)
-    try:
-        while True:
+def default_workdir() -> Path:
+    """``$XDG_DATA_HOME/sipctl`` (default ``~/.local/share/sipctl``)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "sipctl"
+
+
+class _NotifyHandler(logging.Handler):
+    """Log records -> ``LOG`` notifications (``jsscriptevent`` 3)."""
+
+    def __init__(self, phone: Phone, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.INFO)
+        self.phone, self.loop = phone, loop
+        self._busy = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._busy or self.phone.params.get("jsscriptevent") < 3:
+            return
+        kind = "ERROR" if record.levelno >= logging.ERROR else \
+            "WARNING" if record.levelno >= logging.WARNING else "EVENT"
+        ev = LogLine(kind, f"{record.name}: {record.getMessage()}")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self._busy = True       # a listener that logs must not loop back here
             try:
-                line = await reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError as e:
-                line = e.partial  # command without CRLF at EOF still gets an answer
-                if line.strip():
-                    writer.write(NOT_READY)
-                    await writer.drain()
-                break
-            except asyncio.LimitOverrunError:
-                writer.write(b"ERROR: command line longer than %d bytes\r\n" % MAX_LINE)
-                await writer.drain()
-                break
-            if line.strip():
-                writer.write(NOT_READY)
-                await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
-        log.info("API client gone: %s", peer)
+                self.phone.emit(ev)
+            finally:
+                self._busy = False
+        else:
+            self.loop.call_soon_threadsafe(self.phone.emit, ev)
 
 
-async def _serve(host: str, port: int) -> None:
-    server = await asyncio.start_server(_client, host, port, limit=MAX_LINE, reuse_address=True)
-    stop = asyncio.Event()
+def _configure_logging(phone: Phone, workdir: Path) -> None:
+    level = int(phone.params.get("loglevel"))
+    py_level = logging.WARNING if level <= 1 else logging.INFO if level <= 3 else logging.DEBUG
+    root = logging.getLogger("sipctl")
+    root.setLevel(py_level)
+    root.propagate = False
+    for h in list(root.handlers):
+        if not isinstance(h, _NotifyHandler):
+            root.removeHandler(h)
+    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+    console = logging.StreamHandler(sys.stderr)
+    # warnings always reach the console; everything per logtoconsole
+    console.setLevel(py_level if phone.params.get("logtoconsole") else logging.WARNING)
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    if phone.params.get("canlogtofile") and level >= 2:
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+            fh = logging.handlers.RotatingFileHandler(workdir / "sipctl.log",
+                                                      maxBytes=10_000_000, backupCount=3)
+            fh.setFormatter(fmt)
+            root.addHandler(fh)
+        except OSError as e:
+            log.warning("cannot write the log file in %s: %s", workdir, e)
+
+
+async def _serve(host: str, port: int, workdir: Path, params: Mapping[str, str],
+                 token: str | None) -> int:
+    from sipctl.api.server import ApiServer
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    addrs = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
-    print(f"sipctl: API listening on {addrs}", flush=True)
-    async with server:
-        await stop.wait()
-    print("sipctl: stopped", flush=True)
-
-
-def serve(host: str = "127.0.0.1", port: int = 18620) -> int:
-    """Listen on ``host:port`` until SIGTERM/SIGINT; returns an exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not _is_loopback(host):
-        print(f"sipctl: refusing to listen on non-loopback address {host!r}: the API has no "
-              "access control yet", flush=True)
-        return 2
+    phone = Phone(params, workdir=workdir)
+    _configure_logging(phone, workdir)
+    logging.getLogger("sipctl").addHandler(_NotifyHandler(phone, loop))
+    phone.add_listener(lambda ev: _on_param_event(phone, workdir))
+    server = ApiServer(phone, host, port, token=token)
     try:
-        asyncio.run(_serve(host, port))
+        await server.start()
     except OSError as e:
         print(f"sipctl: cannot listen on {host}:{port}: {e.strerror or e}", flush=True)
         return 1
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"sipctl: API listening on {', '.join(server.addresses)}", flush=True)
+    waiters = [loop.create_task(stop.wait()), loop.create_task(phone.exit_requested.wait())]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for w in waiters:
+        w.cancel()
+    log.info("shutting down: hanging up, unregistering")
+    try:
+        await asyncio.wait_for(phone.stop(), 15)
+    except Exception as e:  # noqa: BLE001
+        log.warning("clean stop failed: %s", e)
+    await server.close()
+    print("sipctl: stopped", flush=True)
     return 0
+
+
+def _on_param_event(phone: Phone, workdir: Path) -> None:
+    """Re-read the logging parameters when they may have changed (cheap)."""
+    key = (phone.params.get("loglevel"), phone.params.get("logtoconsole"),
+           phone.params.get("canlogtofile"))
+    if getattr(phone, "_log_key", None) != key:
+        phone._log_key = key  # type: ignore[attr-defined]
+        _configure_logging(phone, workdir)
+
+
+def serve(host: str = "127.0.0.1", port: int = 18620, *, workdir: str | Path | None = None,
+          params: Mapping[str, str] | None = None, allow_remote: bool = False,
+          token: str | None = None) -> int:
+    """Run the service until SIGTERM/SIGINT/``API_Exit``; returns the exit code.
+
+    A non-loopback ``host`` needs ``allow_remote`` and a ``token`` (clients then send
+    ``AUTH <token>`` first); a token may also be required on loopback.
+    """
+    if not is_loopback(host) and not (allow_remote and token):
+        print(f"sipctl: refusing to listen on non-loopback address {host!r}: pass "
+              "--allow-remote and --token TOKEN (clients must then send 'AUTH TOKEN' first)",
+              file=sys.stderr, flush=True)
+        return 2
+    wd = Path(workdir) if workdir is not None else default_workdir()
+    try:
+        return asyncio.run(_serve(host, port, wd, dict(params or {}), token))
+    except OSError as e:
+        print(f"sipctl: {e.strerror or e}", file=sys.stderr, flush=True)
+        return 1

@@ -122,6 +122,10 @@ class UserAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Exceptions caught and logged by the loop (for tests and diagnostics).
         self.errors = 0
+        #: ``trace(direction, message, peer)`` for every SIP message received ("received":
+        #: a parsed Request/Response) and sent ("sent": its bytes); for logs and the API's
+        #: last-received-message queries. Called on the loop; must not raise.
+        self.trace: Callable[[str, Any, Any], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> "UserAgent":
@@ -385,6 +389,8 @@ class UserAgent:
             self.transactions.transport_error(event.key, now, event.reason)
         elif isinstance(event, MessageReceived):
             msg, transport = event.data, event.transport
+            if self.trace is not None:
+                self.trace("received", msg, event.source)
             if isinstance(msg, Request) and msg.method != "ACK":
                 try:
                     check_request(msg)
@@ -460,6 +466,8 @@ class UserAgent:
         if isinstance(event, SendMessage):
             data = event.message.serialize()
             dest = event.destination
+            if self.trace is not None:
+                self.trace("sent", data, dest)
             if isinstance(dest, Target):
                 self._spawn(self._send_target(data, dest, event.key))
             else:

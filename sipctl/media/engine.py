@@ -136,6 +136,8 @@ class MediaEngine:
         self._silence = np.zeros(self.frame, np.int16)
         self._mic_resamplers: dict[int, Any] = {}
         self._spk_resamplers: dict[int, Any] = {}
+        #: A :class:`~sipctl.media.vad_meter.VadMeter` fed every tick when set (VAD stats).
+        self.vad_meter: Any = None
         #: Ticks run, and the total seconds spent in them (for benchmarks).
         self.ticks = 0
         self.busy = 0.0
@@ -537,6 +539,9 @@ class MediaEngine:
         if sends:
             self._send(sends)
         out = self._mix(mix)
+        meter = self.vad_meter
+        if meter is not None:
+            meter.add(mic, out)
         self.ticks += 1
         self.busy += time.perf_counter() - t0
         return out

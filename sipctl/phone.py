@@ -1,0 +1,520 @@
+"""``Phone``: the asyncio facade of the SDK — the reference's API in snake_case.
+
+One :class:`Phone` owns the parameters (:class:`~sipctl.params.Parameters`), the audio
+devices, the media engine and, while the SIP stack runs, a
+:class:`~sipctl.ua.UserAgent`. Its methods are the reference's API functions
+(``API_SetParameter`` -> :meth:`Phone.set_parameter`, ``API_Call`` ->
+:meth:`~sipctl.phone_calls.CallsMixin.call` ...) with the same arguments, defaults and
+return values; failures raise :class:`~sipctl.errors.ApiError` with a reason. What
+happens is reported as typed events (:mod:`sipctl.phone_events`) from :meth:`events`.
+
+The TCP API (:mod:`sipctl.api`) is a thin adapter over this class: no second code path.
+
+Lifecycle (as the reference): :meth:`start` (``API_Start``) makes the engine ready
+(``START,api``); the SIP stack starts per ``startsipstack`` — at once (2), once a server
+and user are configured (1, the default), or at the first register/call (0) — and
+reports ``START,sip``. Parameters that name the account re-register it (the stack is
+rebuilt when no call is up). :meth:`stop` hangs up, unregisters and stops the stack;
+:meth:`exit` does that and asks the service to terminate.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Mapping
+
+from . import _version
+from .accounts import RegistrationSettings, accounts_from_params
+from .call_events import Cdr, StatusChanged
+from .call_settings import CallSettings
+from .errors import ApiError, BadArgument, NotStarted
+from .media.device_registry import DeviceRegistry
+from .param_crypto import decode_value
+from .params import Parameters, autocfg_can_load, autocfg_can_save
+from .phone_calls import CallsMixin
+from .phone_events import (CallRecord, DtmfDigit, GlobalStatus, LineStatus, LogLine, Notice,
+                           PhoneEvent, Started)
+from .phone_misc import MiscMixin
+from .phone_status import general_status
+from .registration_events import Registered, RegisterFailed, Registering, Unregistered
+from .transport import TransportConfig
+
+__all__ = ["Phone"]
+
+_log = logging.getLogger("sipctl.phone")
+
+#: Parameters that define the accounts: changing one re-registers.
+_ACCOUNT_PARAMS = frozenset({"serveraddress", "username", "password", "md5", "realm",
+                             "sipusername", "displayname", "proxyaddress", "transport",
+                             "registerinterval", "extraregisteraccounts", "register", "authtype"})
+_NUMBERED_ACCOUNT = ("serveraddress", "username", "password", "registerinterval")
+CONFIG_NAME = "wpcfg.ini"
+
+
+def _is_account_param(name: str) -> bool:
+    if name in _ACCOUNT_PARAMS:
+        return True
+    base = name.rstrip("0123456789")
+    return base != name and base in _NUMBERED_ACCOUNT
+
+
+class Phone(CallsMixin, MiscMixin):
+    """A softphone: parameters, accounts, lines and events.
+
+    ``params``: initial parameters (name -> value, as strings or plain values);
+    ``workdir``: where ``wpcfg.ini`` is loaded from and saved to (None: no file);
+    ``device``: an :class:`~sipctl.media.devices.AudioDevice` to use instead of the
+    one the device registry opens (e.g. a :class:`~sipctl.media.devices.WavDevice`);
+    ``devices``: the device registry (default: PortAudio when a sound card exists,
+    else the null device).
+
+    Use as ``async with Phone(...) as phone:`` (start/stop) and iterate
+    ``async for ev in phone.events():``.
+    """
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *,
+                 workdir: str | Path | None = None, device: Any = None,
+                 devices: DeviceRegistry | None = None) -> None:
+        self.params = Parameters()
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.devices = devices if devices is not None else DeviceRegistry()
+        self._device = device
+        self.ua: Any = None
+        self.engine: Any = None
+        self.started = False
+        #: Set by :meth:`exit`: the service stops when it is set.
+        self.exit_requested = asyncio.Event()
+        self._listeners: list[Callable[[PhoneEvent], None]] = []
+        self._pumps: list[asyncio.Task[None]] = []
+        self._stack_lock = asyncio.Lock()
+        self._current = 1
+        self._lines: dict[int, tuple[str, int, float | None]] = {}
+        self._last_call_ended = False
+        self._reg_text = ""
+        self._last_global = ""
+        self.reg_fail_reason = ""
+        self.reg_fail_detail = ""
+        self.last_cdr: CallRecord | None = None
+        self._last_rx: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._accounts_dirty = False
+        self._resync: asyncio.TimerHandle | None = None
+        self._save: asyncio.TimerHandle | None = None
+        self._force_register = False
+        self._poll: collections.deque[PhoneEvent] = collections.deque(maxlen=2000)
+        for name, value in (params or {}).items():
+            self.params.set(name, _text(value), source="init")
+        self.devices.apply_parameters(self.params.explicit())
+
+    # -- events -------------------------------------------------------------------------------
+    def add_listener(self, fn: Callable[[PhoneEvent], None]) -> None:
+        """Call ``fn(event)`` on the loop for every event (the TCP API's hook)."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[PhoneEvent], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    async def events(self) -> AsyncIterator[PhoneEvent]:
+        """Every event from now on: :class:`Started`, :class:`LineStatus`,
+        :class:`GlobalStatus`, :class:`CallRecord`, :class:`Notice`, :class:`LogLine`,
+        :class:`VadStats`, :class:`DtmfDigit`, :class:`Popup`."""
+        queue: asyncio.Queue[PhoneEvent] = asyncio.Queue()
+        self.add_listener(queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.remove_listener(queue.put_nowait)
+
+    def emit(self, event: PhoneEvent) -> None:
+        """Hand ``event`` to every listener (a failing listener is logged and skipped)."""
+        if self.polling:
+            self._poll.append(event)
+        for fn in list(self._listeners):
+            try:
+                fn(event)
+            except Exception:  # noqa: BLE001
+                _log.exception("event listener failed on %r", event)
+
+    @property
+    def polling(self) -> bool:
+        """Events are kept for :meth:`poll` (``jsscriptpoll`` 1, 2 or 3)."""
+        return self.params.get("jsscriptpoll") in (1, 2, 3)
+
+    def poll(self) -> list[PhoneEvent]:
+        """``API_Poll``: the events since the previous call (``jsscriptpoll`` -1 turns
+        into 2 at the first call, so events are kept from then on)."""
+        mode = self.params.get("jsscriptpoll")
+        if mode == 0:
+            raise ApiError("polling is off (jsscriptpoll=0); set jsscriptpoll to 1, 2 or 3")
+        if mode == -1:
+            self.params.set("jsscriptpoll", "2", source="api")
+        out = list(self._poll)
+        self._poll.clear()
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def __aenter__(self) -> "Phone":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> bool:
+        """``API_Start``: load ``wpcfg.ini`` (per ``autocfgsave``), report ``START,api``
+        and start the SIP stack when ``startsipstack`` says so."""
+        if self.started:
+            self.emit(Started("api"))       # a client that connects late waits for it too
+            return True
+        self._load_config()
+        self.started = True
+        self.emit(Started("api"))
+        self._global(force=True)
+        policy = self.params.get("startsipstack")
+        if policy == 2 or (policy == 1 and self._has_account()):
+            await self.start_stack()
+        elif policy > 2:
+            asyncio.get_running_loop().call_later(policy, self._spawn_stack)
+        return True
+
+    async def start_stack(self) -> bool:
+        """``API_StartStack``: open the SIP transports, start media and register."""
+        if not self.started:
+            await self.start()
+        async with self._stack_lock:
+            if self.ua is None:
+                await self._start_ua()
+        return True
+
+    async def stop(self) -> bool:
+        """``API_Stop``: hang up every call, unregister, stop the SIP stack and media."""
+        await self._stop_ua()
+        self._flush_config()
+        self.started = False
+        return True
+
+    async def exit(self) -> bool:
+        """``API_Exit``: :meth:`stop`, then ask the service to terminate."""
+        await self.stop()
+        self.exit_requested.set()
+        return True
+
+    async def _ensure_stack(self) -> Any:
+        await self.start_stack()
+        if self._accounts_dirty:
+            await self._apply_accounts()
+        return self.ua
+
+    def _spawn_stack(self) -> None:
+        if self.started and self.ua is None:
+            asyncio.get_running_loop().create_task(self.start_stack())
+
+    def _has_account(self) -> bool:
+        e = self.params.explicit()
+        return bool(e.get("serveraddress") and e.get("username"))
+
+    async def _start_ua(self) -> None:
+        from .media.engine import MediaEngine, MediaSettings
+        from .media.devices import AudioFormat
+        from .ua import UserAgent
+        explicit = self.params.explicit()
+        try:
+            accounts = accounts_from_params(explicit)
+            reg = RegistrationSettings.from_params(
+                explicit, user_agent=f"sipctl/{_version.__version__}")
+            if self._force_register and reg.register == 0:
+                reg = RegistrationSettings.from_params(
+                    {**explicit, "register": "2"}, user_agent=f"sipctl/{_version.__version__}")
+            call_settings = CallSettings.from_params(explicit)
+            media_settings = MediaSettings.from_params(explicit)
+        except ValueError as e:
+            raise BadArgument(str(e)) from None
+        p = self.params
+        tcfg = TransportConfig(transport=p.get("transport"), signalingport=p.get("signalingport"),
+                               localip=p.get("localip") or "", udptos=p.get("udptos"),
+                               keepalivetype=p.get("keepalivetype"),
+                               keepaliveival=p.get("keepaliveival"))
+        device = self._device
+        if device is None:
+            device = self.devices.open(AudioFormat(media_settings.rate, 1, media_settings.frame_ms))
+        engine = MediaEngine(settings=media_settings, device=device)
+        ua = UserAgent(accounts, transport_config=tcfg, settings=reg, call_settings=call_settings,
+                       params=explicit, media=engine, user_agent=f"sipctl/{_version.__version__}")
+        ua.trace = self._on_trace
+        engine.start()
+        try:
+            await ua.start()
+        except BaseException as e:
+            await asyncio.get_running_loop().run_in_executor(None, engine.stop)
+            if isinstance(e, OSError):
+                raise ApiError(f"cannot start the SIP stack: {e.strerror or e}") from None
+            raise
+        self.ua, self.engine = ua, engine
+        self._accounts_dirty = False
+        if ua.lines is not None:
+            ua.lines.current = self._current
+        loop = asyncio.get_running_loop()
+        self._pumps = [loop.create_task(self._reg_pump(ua), name="sipctl-phone-reg"),
+                       loop.create_task(self._call_pump(ua), name="sipctl-phone-calls")]
+        addrs = ", ".join(f"{t.name} {t.local_address[0]}:{t.local_address[1]}"
+                          for t in ua.manager.transports)
+        _log.info("SIP stack started (%s); %d account(s)", addrs, len(accounts))
+        self.emit(Started("sip"))
+        self._global()
+
+    async def _stop_ua(self) -> None:
+        async with self._stack_lock:
+            ua, engine = self.ua, self.engine
+            if ua is None:
+                return
+            try:
+                await ua.stop()
+                # the CDRs of the calls just hung up are in the queue: report them
+                await asyncio.sleep(0)
+                while not ua.calls.events.empty():
+                    self._on_call_event(ua.calls.events.get_nowait())
+                while not ua._reg_events.empty():
+                    self._on_registration(ua._reg_events.get_nowait())
+            finally:
+                for t in self._pumps:
+                    t.cancel()
+                self._pumps = []
+                self.ua = self.engine = None
+                if engine is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, engine.stop)
+                self._lines.clear()
+                self._reg_text = ""
+                self._global()
+                _log.info("SIP stack stopped")
+
+    # -- parameters -------------------------------------------------------------------------------
+    def set_parameter(self, param: str, value: str) -> bool:
+        """``API_SetParameter``: set one parameter (``DEF``/``NULL``/``encrypted__X__``
+        values as the reference); a bad value raises :class:`BadArgument`."""
+        if not param.strip():
+            raise BadArgument("empty parameter name")
+        self.params.set(param, value, source="api")
+        self._changed([param.strip().lower()])
+        return True
+
+    def set_parameters(self, parameters: str) -> bool:
+        """``API_SetParameters``: ``name=value`` lines; the good ones are applied, the
+        bad ones reported in the raised :class:`BadArgument`."""
+        names = [ln.split("=", 1)[0].strip().lower() for ln in parameters.splitlines()
+                 if "=" in ln]
+        errors = self.params.set_many(parameters, source="api")
+        self._changed(names)
+        if errors:
+            raise BadArgument("; ".join(errors))
+        return True
+
+    def decode_argument(self, text: str) -> str:
+        """A string argument given as ``encrypted__X__...`` in clear."""
+        return decode_value(text, str(self.params.get("encryptionkey")))
+
+    def apply_mparam(self, value: str, persist: bool) -> None:
+        """Parameters from a server's ``X-MParam``/``X-MParamP`` header."""
+        try:
+            names = self.params.apply_mparam(value, persist)
+        except ApiError as e:
+            _log.warning("x-mparam %r: %s", value, e)
+            return
+        self._changed([n.lower() for n in names])
+
+    def _changed(self, names: list[str]) -> None:
+        if not names:
+            return
+        loop = asyncio.get_running_loop()
+        if any(_is_account_param(n) for n in names):
+            self._accounts_dirty = True
+            if self._resync is None:    # several settings in a row: act once
+                self._resync = loop.call_later(0.05, self._resync_now)
+        if self.ua is not None:
+            self._apply_live(names)
+        if self._save is None and autocfg_can_save(self.params.get("autocfgsave")):
+            self._save = loop.call_later(0.5, self._flush_config)
+        if any(n in ("audiodevicein", "audiodeviceout", "audiodevicering", "volumein",
+                     "volumeout", "volumering") for n in names):
+            try:
+                self.devices.apply_parameters(self.params.explicit())
+            except ValueError as e:
+                _log.warning("audio device parameters: %s", e)
+
+    def _apply_live(self, names: list[str]) -> None:
+        ua = self.ua
+        explicit = self.params.explicit()
+        try:
+            cs = CallSettings.from_params(explicit)
+        except ValueError as e:
+            _log.warning("call parameters: %s", e)
+            return
+        ua.calls.settings = cs
+        ua.calls.params = dict(explicit)
+        if ua.lines is not None:
+            ua.lines.settings = cs
+        for n in names:
+            spec = self.params.lookup(n)
+            if spec is not None and not spec.live and not _is_account_param(n):
+                _log.info("parameter %s takes effect when the SIP stack restarts "
+                          "(API_Stop, then API_Start)", n)
+
+    def _resync_now(self) -> None:
+        self._resync = None
+        if self.started:
+            asyncio.get_running_loop().create_task(self._apply_accounts())
+
+    async def _apply_accounts(self) -> None:
+        """Accounts changed: start the stack (startsipstack 1) or rebuild it (no call up)."""
+        try:
+            if self.ua is None:
+                if self.started and self.params.get("startsipstack") == 1 and self._has_account():
+                    await self.start_stack()
+                return
+            if not self._accounts_dirty:
+                return
+            if any(c.active for c in self.ua.lines or ()):
+                _log.info("account parameters changed: applied when the calls end")
+                return
+            self._accounts_dirty = False
+            await self._stop_ua()
+            await self.start_stack()
+        except ApiError as e:
+            self.emit(Notice("ERROR", f"cannot apply the account settings: {e}"))
+        except Exception as e:  # noqa: BLE001
+            _log.exception("applying account settings failed")
+            self.emit(Notice("ERROR", f"cannot apply the account settings: {e}"))
+
+    def _load_config(self) -> None:
+        if self.workdir is None or not autocfg_can_load(self.params.get("autocfgsave")):
+            return
+        path = self.workdir / CONFIG_NAME
+        if path.exists():
+            for problem in self.params.load_ini(path):
+                _log.warning("%s: %s", path, problem)
+            self.devices.apply_parameters(self.params.explicit())
+
+    def _flush_config(self) -> None:
+        self._save = None
+        if self.workdir is None or not autocfg_can_save(self.params.get("autocfgsave")):
+            return
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.params.save_ini(self.workdir / CONFIG_NAME)
+        except OSError as e:
+            _log.warning("cannot save %s: %s", CONFIG_NAME, e)
+
+    # -- what the stack reports --------------------------------------------------------------------
+    async def _reg_pump(self, ua: Any) -> None:
+        async for ev in ua.events():
+            try:
+                self._on_registration(ev)
+            except Exception:  # noqa: BLE001
+                _log.exception("registration event %r", ev)
+
+    async def _call_pump(self, ua: Any) -> None:
+        async for ev in ua.call_events():
+            try:
+                self._on_call_event(ev)
+            except Exception:  # noqa: BLE001
+                _log.exception("call event %r", ev)
+
+    def _on_registration(self, ev: Any) -> None:
+        primary = getattr(ev, "account", None) is None or ev.account.index == 1
+        if isinstance(ev, Registering):
+            if primary:
+                self._reg_text = "Registering..."
+        elif isinstance(ev, Registered):
+            if primary:
+                self._reg_text = "Registered."
+            self.emit(Notice("EVENT", f"registered as {ev.account.username} at "
+                                      f"{ev.account.server} (expires {ev.expires} s)"))
+        elif isinstance(ev, RegisterFailed):
+            why = f"{ev.status} {ev.reason}" if ev.status else ev.reason
+            if primary:
+                self._reg_text = "Register Failed"
+                self.reg_fail_reason = ev.reason
+                self.reg_fail_detail = (f"{why} (account {ev.account.username}@"
+                                        f"{ev.account.server}; retry in "
+                                        f"{ev.retry_in or 0:.0f} s)")
+            self.emit(Notice("WARNING", f"registration of {ev.account.username} failed: {why}"))
+        elif isinstance(ev, Unregistered):
+            if primary:
+                self._reg_text = ""
+        self._global()
+
+    def _on_call_event(self, ev: Any) -> None:
+        if isinstance(ev, StatusChanged):
+            if ev.status == "CallSetup":
+                self._current = ev.line
+                self._last_call_ended = False
+            if ev.status == "Finished":
+                self._lines.pop(ev.line, None)
+                self._last_call_ended = True
+            else:
+                call = self.ua.lines.get(ev.line) if self.ua is not None and \
+                    self.ua.lines is not None else None
+                connected = getattr(call, "connect_time", None)
+                self._lines[ev.line] = (ev.status, ev.endpointtype, connected)
+            self.emit(LineStatus(ev.line, ev.status, ev.peername, ev.localname,
+                                 ev.endpointtype, ev.peerdisplayname, ev.callid))
+            self._global(force=True)
+            if ev.status == "Finished" and self._accounts_dirty and not self._lines:
+                self._resync_now()
+        elif isinstance(ev, Cdr):
+            rec = CallRecord(ev.line, ev.peername, ev.caller, ev.called, ev.peeraddress,
+                             ev.connecttime_ms, ev.duration_ms, ev.disparty, ev.reason, ev.media)
+            self.last_cdr = rec
+            self.emit(rec)
+        elif type(ev).__name__ == "DtmfReceived":
+            self.emit(DtmfDigit(ev.line, ev.digit, getattr(ev, "method", "")))
+        elif type(ev).__name__ == "MediaTimeout":
+            self.emit(Notice("WARNING", f"line {ev.line}: no RTP for {ev.seconds:g} s "
+                                        "(media timeout)"))
+        elif type(ev).__name__ == "MediaError":
+            self.emit(Notice("WARNING", f"line {ev.line}: media error: {ev.message}"))
+
+    def _global(self, force: bool = False) -> None:
+        now = asyncio.get_running_loop().time()
+        text = general_status(self._lines.values(), self._reg_text, now, self._last_call_ended)
+        if force or text != self._last_global:
+            self._last_global = text
+            self.emit(GlobalStatus(text))
+
+    def general_status(self) -> str:
+        """The current general status text (as in ``STATUS,-1,...``)."""
+        now = asyncio.get_running_loop().time()
+        return general_status(self._lines.values(), self._reg_text, now, self._last_call_ended)
+
+    def _on_trace(self, direction: str, message: Any, peer: Any) -> None:
+        if direction == "received":
+            cid = getattr(message, "call_id", None)
+            if cid:
+                self._last_rx[cid] = message
+                self._last_rx.move_to_end(cid)
+                while len(self._last_rx) > 256:
+                    self._last_rx.popitem(last=False)
+                for name, persist in (("X-MParam", False), ("X-MParamP", True)):
+                    value = message.headers.get(name)
+                    if value:
+                        self.apply_mparam(value, persist)
+        if self._listeners and self.params.get("jsscriptevent") >= 3 \
+                and self.params.get("loglevel") >= 3:
+            data = message if isinstance(message, bytes) else message.serialize()
+            where = "to" if direction == "sent" else "from"
+            self.emit(LogLine("SIP", f"{direction} {where} {peer}:\r\n"
+                                     + data.decode("utf-8", "replace")))
+
+    def _require_ua(self) -> Any:
+        if self.ua is None:
+            raise NotStarted("the SIP stack is not running (API_Start, then API_StartStack "
+                             "or a call/registration starts it)")
+        return self.ua
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
