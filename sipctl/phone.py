@@ -173,6 +173,7 @@ class Phone(CallsMixin, MiscMixin):
         self.started = True
         self.emit(Started("api"))
         self._global(force=True)
+        self._vad_autostart()
         policy = self.params.get("startsipstack")
         if policy == 2 or (policy == 1 and self._has_account()):
             await self.start_stack()
@@ -241,6 +242,7 @@ class Phone(CallsMixin, MiscMixin):
         if device is None:
             device = self.devices.open(AudioFormat(media_settings.rate, 1, media_settings.frame_ms))
         engine = MediaEngine(settings=media_settings, device=device)
+        engine.vad_meter = getattr(self, "_vad_meter", None)
         ua = UserAgent(accounts, transport_config=tcfg, settings=reg, call_settings=call_settings,
                        params=explicit, media=engine, user_agent=f"sipctl/{_version.__version__}")
         ua.trace = self._on_trace
@@ -336,6 +338,8 @@ class Phone(CallsMixin, MiscMixin):
             self._apply_live(names)
         if self._save is None and autocfg_can_save(self.params.get("autocfgsave")):
             self._save = loop.call_later(0.5, self._flush_config)
+        if "vadstat" in names:
+            self._vad_autostart()
         if any(n in ("audiodevicein", "audiodeviceout", "audiodevicering", "volumein",
                      "volumeout", "volumering") for n in names):
             try:
@@ -360,6 +364,12 @@ class Phone(CallsMixin, MiscMixin):
             if spec is not None and not spec.live and not _is_account_param(n):
                 _log.info("parameter %s takes effect when the SIP stack restarts "
                           "(API_Stop, then API_Start)", n)
+
+    def _vad_autostart(self) -> None:
+        task = getattr(self, "_vad_task", None)
+        if self.started and self.params.get("vadstat") == 3 and (task is None or task.done()):
+            self._vad_polled = False
+            self._vad_task = asyncio.get_running_loop().create_task(self._vad_loop())
 
     def _resync_now(self) -> None:
         self._resync = None
