@@ -336,13 +336,17 @@ class ApiClient:
 
     def call_multi(self, line: str | bytes, timeout: float | None = None) -> list[str]:
         """Send a command whose answer may span several lines (the device list, API_Poll)
-        followed by ``API_TestEx``; the answer is every line before the ``42``."""
+        followed by a sentinel command (``API_TestEx``, or ``API_Test`` when the command is
+        API_TestEx itself); the answer is every line before the sentinel's answer."""
+        text = line if isinstance(line, str) else line.decode(errors="replace")
+        sentinel, expect = (("API_Test", "OK: API_Test succeed")
+                            if text.strip().startswith("API_TestEx") else ("API_TestEx", "42"))
         self.send_raw((line.encode() + b"\r\n") if isinstance(line, str) else line)
-        self.send("API_TestEx")
+        self.send(sentinel)
         lines = []
         while True:
-            a = self.answer(timeout, what=f"{line!r} (+ API_TestEx sentinel)")
-            if a == "42":
+            a = self.answer(timeout, what=f"{line!r} (+ {sentinel} sentinel)")
+            if a == expect:
                 return lines
             lines.append(a)
 

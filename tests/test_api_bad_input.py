@@ -120,6 +120,7 @@ def test_unknown_function(svc, watch, dave):
 
 @pytest.mark.parametrize("cmd,name", [
     ("API_SetVolume,0", "API_SetVolume"),             # volume missing
+    ("API_SetLine", "API_SetLine"),                   # line missing
     ("API_Dtmf", "API_Dtmf"),                         # line and digits missing
     ("API_SetLine,1,2,3,4", "API_SetLine"),           # three extra
     ("API_GetVolume,1,2,3", "API_GetVolume"),

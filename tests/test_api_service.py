@@ -97,6 +97,19 @@ def test_notifications_fan_out_to_all_clients(make_service):
     assert b.pending_answers() == [], b.transcript()
 
 
+def _poll_until(c: ApiClient, prefix: str, timeout: float = 5.0) -> list[str]:
+    """API_Poll (jsscriptpoll mode may hold notifications back from the socket) until a line
+    starts with ``prefix``; returns every polled line."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen += c.call_multi("API_Poll")
+        if any(x.startswith(prefix) for x in seen):
+            break
+        time.sleep(0.2)
+    return seen
+
+
 def _ini_value(path, name: str) -> str | None:
     if not path.exists():
         return None
@@ -122,8 +135,7 @@ def test_parameter_set_through_api_survives_restart_and_def_resets(make_service,
     c2 = svc2.client()
     # its effect: API_Poll works (jsscriptpoll=1 was kept)
     assert c2.call("API_Start") == "OK: API_Start succeed"
-    c2.wait_notification(kind("START", "api"), 5)
-    lines = c2.call_multi("API_Poll")
+    lines = _poll_until(c2, "START,api")
     assert any(x.startswith("START,api") for x in lines), \
         f"jsscriptpoll=1 from wpcfg.ini: API_Poll -> {lines!r}\n{ini.read_text()}"
     assert c2.call("API_SetParameter,mediatimeout,DEF") == "OK: API_SetParameter succeed"
@@ -138,8 +150,7 @@ def test_param_flag_presets_parameter(make_service):
     svc = make_service(params={"jsscriptpoll": 1})
     c = svc.client()
     assert c.call("API_Start") == "OK: API_Start succeed"
-    c.wait_notification(kind("START", "api"), 5)
-    lines = c.call_multi("API_Poll")
+    lines = _poll_until(c, "START,api")
     assert any(x.startswith("START,api") for x in lines), lines
 
 
