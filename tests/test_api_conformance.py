@@ -277,3 +277,59 @@ def test_api_exit_with_call_up_sends_bye_unregisters_exits_0(kam, bob, peers_ok,
     left = wait_contacts_gone(kam, "alice", new)
     assert not left, f"after API_Exit alice is still registered: {left}"
     assert c.wait_closed(5), "the API connection must close when the service exits"
+
+
+# ---- notification classes --------------------------------------------------------------------
+
+def test_event_notifications_by_default_and_no_log(kam, bob, peers_ok, make_service):
+    """jsscriptevent defaults to 2: EVENT,TYPE,text notifications, no LOG ones."""
+    svc, c, new = _start_registered(make_service, kam)
+    time.sleep(0.3)
+    events = c.find(kind("EVENT"))
+    assert events, f"no EVENT notification during start-up and registration\n{c.transcript()}"
+    for e in events:
+        assert len(e.fields) >= 3 and e.fields[1] in ("EVENT", "WARNING", "ERROR"), \
+            f"EVENT,TYPE,text with TYPE in EVENT/WARNING/ERROR: {e.body!r}"
+    assert not c.find(kind("LOG")), f"LOG notifications need jsscriptevent=3: " \
+                                    f"{c.find(kind('LOG'))[:3]}"
+
+
+def test_log_notifications_carry_sip_messages_on_one_line(kam, bob, peers_ok, make_service):
+    svc, c, new = _start_registered(make_service, kam, jsscriptevent=3, loglevel=3)
+    time.sleep(0.3)
+    logs = c.find(kind("LOG"))
+    assert logs, f"jsscriptevent=3: no LOG notification\n{c.transcript()}"
+    for n in logs:
+        assert len(n.fields) >= 3 and re.fullmatch(r"[A-Z]+", n.fields[1]), \
+            f"LOG,TYPE,text: {n.body!r}"
+    sip = [n for n in logs if "REGISTER sip:" in n.body]
+    assert sip, f"loglevel 3: the REGISTER should be logged: {[n.body[:80] for n in logs]}"
+    assert " CRLF " in sip[0].body and "\r" not in sip[0].raw, \
+        f"line breaks inside a LOG field are sent as ' CRLF ': {sip[0].raw[:300]!r}"
+
+
+VAD_RE = re.compile(r"^VAD,local_vad: (ON|OFF) local_avg: \d+ local_max: \d+ "
+                    r"local_speaking: (yes|no) remote_vad: (ON|OFF) remote_avg: \d+ "
+                    r"remote_max: \d+ remote_speaking: (yes|no)$")
+
+
+def test_vad_notifications_every_ival_during_call(kam, bob, peers_ok, make_service):
+    svc, c, new = _start_registered(make_service, kam, vad=2, vadstat=3, vadstat_ival=300)
+    _call_bob_connected(c, bob)
+    m = c.mark()
+    time.sleep(1.6)
+    vads = c.find(lambda n: n.body.startswith("VAD,"), m)
+    try:
+        assert len(vads) >= 3, f"vadstat=3, vadstat_ival=300: {len(vads)} VAD in 1.6 s\n" \
+                               f"{c.transcript()}"
+        for n in vads:
+            assert VAD_RE.match(n.body), f"VAD format (reference): {n.body!r}"
+        gaps = sorted(b.t - a.t for a, b in zip(vads, vads[1:]))
+        median = gaps[len(gaps) // 2]
+        assert 0.15 < median < 0.6, f"VAD interval {median:.3f}s, expected ~0.3s: {gaps}"
+        v = c.call("API_VAD")
+        assert VAD_RE.match(v) or VAD_RE.match("VAD," + v), f"API_VAD -> {v!r}"
+    finally:
+        m2 = c.mark()
+        c.call("API_Hangup")
+        c.wait_notification(kind("CDR"), 5, since=m2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from api_client import ApiClient, kind
+from api_client import ApiClient, encap, encap_result, kind
 from api_service import LISTEN_RE, ApiService, make_service, run_sipctl  # noqa: F401
 
 
@@ -181,3 +181,29 @@ def test_api_port_only_on_loopback(make_service):
                 found.append(f[1])
     assert found and all(a.startswith("0100007F") for a in found), \
         f"API listening sockets on port {svc.port}: {found} (expected only 127.0.0.1)"
+
+
+def test_pipelined_commands_answered_in_order(make_service):
+    svc = make_service()
+    c = svc.client()
+    c.send_raw(b"API_SetLine,2\r\nAPI_GetLine\r\nAPI_TestEx\r\nAPI_SetLine,3\r\n"
+               b"API_GetLine\r\n" + encap("API_GetLine") + b"API_Test\r\n")
+    got = [c.answer() for _ in range(7)]
+    assert got[:5] == ["OK: API_SetLine succeed", "2", "42", "OK: API_SetLine succeed", "3"], got
+    assert encap_result(got[5]) == "3" and got[6] == "OK: API_Test succeed", got
+
+
+def test_command_split_across_many_writes(make_service):
+    svc = make_service()
+    c = svc.client()
+    for b in b"API_TestEx\r\n":
+        c.send_raw(bytes([b]))
+        time.sleep(0.01)
+    assert c.answer() == "42", c.transcript()
+    data = encap("API_TestEx")
+    c.send_raw(data[:7])
+    time.sleep(0.3)
+    c.send_raw(data[7:])
+    assert encap_result(c.answer()) == "42", c.transcript()
+    time.sleep(0.3)
+    assert c.pending_answers() == [], f"one command, one answer: {c.pending_answers()}"
