@@ -16,7 +16,9 @@ every :class:`Call`. :meth:`Lines.dial` with an empty target redials the last on
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
+import ipaddress
 import itertools
 from collections import deque
 from typing import Any, Callable, Iterator
@@ -35,11 +37,19 @@ CURRENT = -1
 ALL = -2
 
 
+def _unspecified(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False
+
+
 class Lines:
     """Calls by line number. ``call_kwargs`` are passed to every :class:`Call`."""
 
     def __init__(self, maxlines: int = 4, *, settings: CallSettings | None = None,
                  media_for: Callable[[int], MediaConfig] | None = None,
+                 local_for: Callable[[str | Request], dict[str, Any] | None] | None = None,
                  **call_kwargs: Any) -> None:
         if maxlines < 1:
             raise ValueError("maxlines must be at least 1")
@@ -47,6 +57,10 @@ class Lines:
             raise ValueError("pass exactly one of media= and media_for=")
         self.maxlines = maxlines
         self.media_for = media_for
+        #: Per-call overrides of the Call keywords (local_uri/contact/sent_by) from the
+        #: dialled target or the incoming INVITE: the UA's address as the peer sees it
+        #: when it listens on a wildcard address.
+        self.local_for = local_for
         #: The last target dialled (what :meth:`redial` calls again).
         self.last_target: str | None = None
         self.settings = settings or CallSettings(maxlines=maxlines)
@@ -109,10 +123,19 @@ class Lines:
             if at is not None:
                 heapq.heappush(self._timers, (at, next(self._seq), call))
 
-    def _new_call(self, line: int) -> Call:
+    def _new_call(self, line: int, about: str | Request | None = None) -> Call:
         kwargs = dict(self._kwargs)
+        if self.local_for is not None and about is not None:
+            kwargs.update(self.local_for(about) or {})
         if self.media_for is not None:
             kwargs["media"] = self.media_for(line)
+        media = kwargs.get("media")
+        if media is not None and _unspecified(media.address):
+            # RTP listens on every interface: the SDP names the address of our Contact
+            local = kwargs.get("local_uri")
+            host = getattr(getattr(local, "uri", None), "host", None) if local else None
+            if host:
+                kwargs["media"] = dataclasses.replace(media, address=str(host).strip("[]"))
         call = Call(line, settings=self.settings, **kwargs)
         self._calls[line] = call
         call.on_activity = self.touch
@@ -131,7 +154,7 @@ class Lines:
         if n is None or not self.is_free(n):
             raise LocalProtocolError(f"no free line for a call (line {line})")
         self.current = n
-        call = self._new_call(n)
+        call = self._new_call(n, target)
         call.dial(target, now)
         self.last_target = target
         return call
@@ -168,7 +191,7 @@ class Lines:
             return self._refuse(invite, now, 302, forward=s.callforwardonbusy)
         if line is None or (busy and s.rejectonbusy):
             return self._refuse(invite, now, 486)
-        call = self._new_call(line)
+        call = self._new_call(line, invite)
         self.current = line
         call.incoming(invite, now)
         auto = (invite.headers.get("P-Auto-Answer") or "").strip().lower()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
@@ -231,6 +232,10 @@ class Phone(CallsMixin, MiscMixin):
                     {**explicit, "register": "2"}, user_agent=f"sipctl/{_version.__version__}")
             call_settings = CallSettings.from_params(explicit)
             media_settings = MediaSettings.from_params(explicit)
+            if not self.params.get("localip"):
+                # no localip: SIP and RTP listen on every interface; each call's Contact
+                # and SDP carry the address routed to its peer
+                media_settings = dataclasses.replace(media_settings, bind_address="0.0.0.0")
         except ValueError as e:
             raise BadArgument(str(e)) from None
         p = self.params

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import itertools
 import logging
 import secrets
@@ -33,12 +34,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .call import Call
 from .call_events import (Cdr, LocalRingback, MediaReady, MediaStop, MuteChanged, SendAck,
                           SendRequest, SendResponse)
+from .call_common import target_uri
 from .call_lines import Lines
 from .call_settings import CallSettings
 from .media.dtmf import DTMF_RELAY
 from .media.media_events import MediaTimeout, SendDtmfInfo
 from .sip.addr import NameAddr
-from .sip.errors import LocalProtocolError
+from .sip.errors import LocalProtocolError, TransportError
 from .sip.message import Request
 from .sip.offer_answer import MediaConfig
 from .sip.sdp import Direction
@@ -88,6 +90,7 @@ class CallControl:
         """Create the lines (after the transports are open)."""
         ua = self.ua
         acc = ua.accounts[0] if ua.accounts else None
+        local_for = None
         names = ua.manager.names
         transport = acc.transport_name if acc is not None else "UDP"
         if transport not in names:
@@ -101,18 +104,48 @@ class CallControl:
         else:
             host, port = ua.local_address(transport)
             user = str(self.params.get("username") or "sipctl")
+            if ipaddress.ip_address(host).is_unspecified:
+                # listening on every interface: each call gets the address the kernel
+                # routes to its peer (_local_for); this one is the fallback
+                local_for = self._local_for
+                host = "::1" if ":" in host else "127.0.0.1"
             h = f"[{host}]" if ":" in host else host
             local = NameAddr(SipUri(host=h, port=port, user=user))
         h = f"[{host}]" if ":" in host else host
         param = "" if transport == "UDP" else f";transport={transport.lower()}"
         contact = f"sip:{user}@{h}:{port}{param}"
+        self._local_user, self._local_transport = user, transport
         auth = None
         if acc is not None and acc.has_credentials:
             auth = acc.digest_client(lambda: secrets.token_hex(8))
         self.lines = Lines(self.settings.maxlines, settings=self.settings, local_uri=local,
                            contact=contact, media_for=self._media_for,
                            new_token=lambda: secrets.token_hex(8), sent_by=f"{h}:{port}",
-                           transport=transport, auth=auth)
+                           transport=transport, auth=auth, local_for=local_for)
+
+    def _local_for(self, about: str | Request) -> dict[str, Any] | None:
+        """Our address for a call to/from ``about`` (a dialled target or an INVITE) when
+        listening on a wildcard address: the source address the kernel routes to the peer
+        (None: keep the default, e.g. for a host name not resolved yet)."""
+        assert self.lines is not None
+        try:
+            if isinstance(about, Request):
+                via = about.via[0]
+                host = str(via.params.get("received") or via.host)
+            else:
+                local = self.lines._kwargs["local_uri"]
+                host = str(target_uri(about, local, self.settings.techprefix).host)
+            host = host.strip("[]")
+            ipaddress.ip_address(host)
+            ip, port = self.ua.manager.contact_address(self._local_transport, (host, 0))
+        except (ValueError, IndexError, LocalProtocolError, OSError, TransportError):
+            return None
+        h = f"[{ip}]" if ":" in ip else ip
+        param = "" if self._local_transport == "UDP" else \
+            f";transport={self._local_transport.lower()}"
+        user = self._local_user
+        return {"local_uri": NameAddr(SipUri(host=h, port=port, user=user)),
+                "contact": f"sip:{user}@{h}:{port}{param}", "sent_by": f"{h}:{port}"}
 
     def _media_for(self, line: int) -> MediaConfig:
         if self.media is None or line < 1:

@@ -1,0 +1,192 @@
+"""``sipctl.Phone``, the asyncio API: a real call to a SIPp UAS (audio measured), the
+reference's line/status queries, parameters and wpcfg.ini, polling, and the clear errors
+of functions that are headless-only or not implemented yet. Plus the pure pieces: the
+general status and the notification fields per ``jsscriptevent``."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audiocheck import dominant_freq, read_wav, rms
+from peers import sipp_runner  # noqa: F401  (fixture)
+from sipctl import Phone
+from sipctl.api.notify import event_fields, event_text
+from sipctl.errors import BadArgument, HeadlessOnly, NoSuchLine, NotImplementedFeature
+from sipctl.media.devices import AudioFormat, WavDevice
+from sipctl.phone_events import (CallRecord, GlobalStatus, LineStatus, LogLine, Notice,
+                                 Started, VadStats)
+from sipctl.phone_status import LINE_STATUSES, general_status, line_status_code
+
+needs_sipp = pytest.mark.skipif(not shutil.which("sipp"), reason="sipp not installed")
+
+
+async def until(events: "asyncio.Queue[Any]", pred, seen: list[Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no matching event in {timeout}s; saw {seen}")
+        try:
+            ev = await asyncio.wait_for(events.get(), left)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no matching event in {timeout}s; saw {seen}") from None
+        seen.append(ev)
+        if pred(ev):
+            return ev
+
+
+@needs_sipp
+def test_phone_calls_sipp_and_hears_its_tone(sipp_runner, tmp_path):
+    record = tmp_path / "heard.wav"
+    with sipp_runner.background("uas_183_early_media", timeout=30) as uas:
+        async def go() -> tuple[list[Any], dict[str, Any]]:
+            device = WavDevice(AudioFormat(8000), record=record)
+            seen: list[Any] = []
+            q: asyncio.Queue[Any] = asyncio.Queue()
+            async with Phone({"mediatimeout": 0}, device=device) as phone:
+                phone.add_listener(q.put_nowait)
+                assert await phone.call(-1, uas.uri()) is True
+                await until(q, lambda e: isinstance(e, LineStatus) and e.status == "Speaking",
+                            seen)
+                await asyncio.sleep(1.5)
+                got = {"in_call": phone.is_in_call(),
+                       "connected": phone.get_current_connected_call_count(),
+                       "text": phone.get_line_status_text(-1),
+                       "code": phone.get_line_status(-1),
+                       "line": phone.get_line(),
+                       "general": phone.get_status(-2),
+                       "callid_hdr": phone.get_sip_header(-1, "Call-ID"),
+                       "last_msg": phone.get_last_rec_sip_message("-1")}
+                assert phone.hangup() is True
+                cdr = await until(q, lambda e: isinstance(e, CallRecord), seen)
+                got["cdr"] = cdr
+                got["details"] = phone.get_last_call_details()
+                got["hangup_again"] = phone.hangup()
+            return seen, got
+        seen, got = asyncio.run(go())
+        result = uas.wait(20)
+    assert result.ok, result.describe()
+    assert got["in_call"] == 2 and got["connected"] == 1
+    assert got["text"] == "Speaking" and got["code"] == LINE_STATUSES.index("Speaking")
+    assert got["line"] == 1
+    assert got["general"].startswith("In Call (") and got["general"].endswith(" sec)")
+    assert got["callid_hdr"] and got["callid_hdr"] in got["last_msg"]
+    cdr = got["cdr"]
+    assert cdr.disparty == 1 and cdr.duration_ms >= 1400 and cdr.called == "sipp"
+    assert cdr.media is not None and cdr.media.received > 50
+    assert got["details"].startswith("1,sipp,") and got["hangup_again"] is False
+    started = [e.what for e in seen if isinstance(e, Started)]
+    assert started == ["sip"]       # START,api came before the listener was added
+    lines = [e.status for e in seen if isinstance(e, LineStatus)]
+    assert lines[:2] == ["CallSetup", "Setup"] and "CallConnect" in lines
+    assert lines[-1] == "Finished"
+    general = [e.text for e in seen if isinstance(e, GlobalStatus)]
+    assert "Calling..." in general and any(t.startswith("In Call") for t in general)
+    assert general[-1] == "Call Finished" 
+    # what SIPp streamed (a 440 Hz tone) is what the phone's speaker recorded
+    rate, x = read_wav(record)
+    tail = x[-rate:]
+    assert rms(tail) > 500
+    assert abs(dominant_freq(tail, rate) - 440) < 1.0
+
+
+def test_parameters_errors_and_config_file(tmp_path):
+    async def go() -> None:
+        async with Phone(workdir=tmp_path) as phone:
+            assert phone.set_parameter("maxlines", "2") is True
+            with pytest.raises(BadArgument, match="ringtimeout"):
+                phone.set_parameter("ringtimeout", "soon")
+            with pytest.raises(BadArgument, match="bogus line"):
+                phone.set_parameters("loglevel=4\r\nbogus line\r\nautoaccept=true")
+            assert phone.params.get("loglevel") == 4 and phone.params.get("autoaccept") is True
+            phone.set_parameter("loglevel", "DEF")
+            assert not phone.params.is_set("loglevel")
+            with pytest.raises(NoSuchLine):
+                phone.set_line(3)                      # maxlines is 2 now
+            assert phone.set_line(2) and phone.get_line() == 2
+            assert phone.hangup() is False             # no call: nothing to hang up
+            with pytest.raises(NoSuchLine):
+                phone.accept()
+            with pytest.raises(NotImplementedFeature, match="not implemented yet"):
+                await phone.call_ex(-1, "sip:x@127.0.0.1", 1)
+            with pytest.raises(NotImplementedFeature):
+                phone.transfer(-1, "123")
+            with pytest.raises(HeadlessOnly, match="API_ShowLog"):
+                phone.show_log()
+            assert phone.test_ex() == 42 and phone.test() is True
+            assert phone.is_registered() is False and phone.is_in_call() == 0
+            assert phone.get_status(-1, 1) == "Unknown"
+            phone.set_blacklist("111, 222")
+            phone.add_to_blacklist("333,111")
+            assert phone.get_blacklist() == "111,222,333"
+        # saved on stop (autocfgsave 3) and loaded by the next start
+        assert "maxlines=2" in (tmp_path / "wpcfg.ini").read_text()
+        async with Phone(workdir=tmp_path) as again:
+            assert again.params.get("maxlines") == 2
+            assert again.get_blacklist() == "111,222,333"
+    asyncio.run(go())
+
+
+def test_poll_mode_collects_event_strings():
+    async def go() -> tuple[list[Any], list[Any]]:
+        async with Phone({"jsscriptpoll": 1}) as phone:
+            first = phone.poll()            # START,api and the first status, kept for polling
+            phone.set_parameter("jsscriptpoll", "0")
+            with pytest.raises(Exception, match="polling is off"):
+                phone.poll()
+            return first, []
+    first, _ = asyncio.run(go())
+    texts = [event_text(e, 2) for e in first]
+    assert texts[:2] == ["START,api", "STATUS,-1,Ready"]
+
+
+def test_vad_levels_follow_the_microphone(tmp_path):
+    from audiocheck import sine, write_wav
+    mic = write_wav(tmp_path / "mic.wav", sine(300, 2.0))     # 0.4 full scale
+
+    async def go() -> tuple[VadStats, VadStats]:
+        device = WavDevice(AudioFormat(8000), play=mic, loop=True)
+        async with Phone({"startsipstack": 2}, device=device) as phone:
+            phone.vad_stats()                # start metering
+            await asyncio.sleep(0.5)
+            loud = phone.vad_stats()
+            text = phone.vad()
+            assert text.startswith("local_vad: ON local_avg: ")
+            return loud, phone.vad_stats()
+    loud, _ = asyncio.run(go())
+    assert loud.local_speaking and loud.local_max > 5000
+    assert loud.remote_avg == 0 and not loud.remote_speaking
+
+
+def test_general_status_ranks():
+    assert general_status([], "", 0.0) == "Ready"
+    assert general_status([], "Registered.", 0.0) == "Registered."
+    assert general_status([], "Registered.", 0.0, last_call_ended=True) == "Call Finished"
+    lines = [("Ringing", 2, None), ("Setup", 1, None)]
+    assert general_status(lines, "Registered.", 0.0) == "Incoming..."
+    assert general_status([("Ringing", 1, None)], "", 0.0) == "Ringing..."
+    lines.append(("Speaking", 1, 10.0))
+    assert general_status(lines, "", 25.5) == "In Call (15 sec)"
+    assert general_status([("Finishing", 1, None)], "", 0.0) == "Hangup"
+    assert line_status_code("Speaking") == LINE_STATUSES.index("Speaking")
+    assert line_status_code("nonsense") == 0
+
+
+def test_notification_fields_per_jsscriptevent():
+    status = LineStatus(1, "Ringing", "2222", "1111", 2, "Katie", "abc")
+    cdr = CallRecord(1, "bob", "alice", "bob", "127.0.0.1:5060", 120, 3000, 2, "BYE")
+    notice, log = Notice("WARNING", "x"), LogLine("SIP", "INVITE sip:a SIP/2.0\r\nVia: x")
+    # the reference's own example line
+    assert event_fields(status, 1) == ["STATUS", 1, "Ringing", "2222", "1111", 2, "Katie", "abc"]
+    assert event_fields(cdr, 1) == ["CDR", 1, "bob", "alice", "bob", "127.0.0.1:5060", 120,
+                                    3000, 2, "BYE"]
+    assert event_fields(GlobalStatus("Registered."), 1) == ["STATUS", -1, "Registered."]
+    assert event_fields(status, 0) is None                      # 0: no notifications
+    assert event_fields(notice, 1) is None and event_fields(notice, 2) == ["EVENT", "WARNING", "x"]
+    assert event_fields(log, 2) is None and event_fields(log, 3)[:2] == ["LOG", "SIP"]
+    assert event_text(log, 3) == "LOG,SIP,INVITE sip:a SIP/2.0 CRLF Via: x"
