@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from api_client import ApiClient, encap, encap_result, kind, status_general, status_line
+from api_client import (LINE_STATUS_TEXTS, ApiClient, encap, encap_result,
+                        is_general_status_text, kind, status_general, status_line)
 from api_service import (check_cdr, make_service, registered_contacts,  # noqa: F401
                          wait_contacts_gone, wait_new_contacts)
 from peers import DEFAULT_USERS, Baresip, Kamailio
@@ -53,6 +54,34 @@ def peers_ok(bob, kam):
         bob.hangup()   # whatever a failed test left up
     except Exception:
         pass
+
+
+CALL_TEXTS = {"CallSetup", "Setup", "InProgress", "Routed", "Ringing", "CallConnect", "InCall",
+              "Muted", "Hold", "Speaking", "Midcall", "CallDisconnect", "Finishing", "Finished"}
+
+
+def assert_notifications_well_formed(c: ApiClient) -> None:
+    """Every notification so far: WPNOTIFICATION,...,NEOL; STATUS texts from the reference's
+    lists; per-line call statuses with all 8 fields (line,status,peername,localname,
+    endpointtype,peerdisplayname,callid)."""
+    problems = []
+    for n in c.notifications:
+        f = n.fields
+        if not n.raw.endswith(",NEOL"):
+            problems.append(f"no ',NEOL' suffix: {n.raw!r}")
+        if f[0] != "STATUS":
+            continue
+        if len(f) < 3:
+            problems.append(f"STATUS without text: {n.body!r}")
+        elif f[1] == "-1":
+            if not is_general_status_text(",".join(f[2:])):
+                problems.append(f"general status text not in the reference's list: {n.body!r}")
+        elif f[2] not in LINE_STATUS_TEXTS:
+            problems.append(f"per-line status not in the reference's list: {n.body!r}")
+        elif f[2] in CALL_TEXTS and (len(f) < 8 or f[5] not in ("1", "2") or not f[7]):
+            problems.append(f"per-line call STATUS needs line,status,peername,localname,"
+                            f"endpointtype(1/2),peerdisplayname,callid: {n.body!r}")
+    assert not problems, "\n".join(problems[:20])
 
 
 def _creds(kam) -> dict:
@@ -136,6 +165,7 @@ def test_usage_pseudocode_simple_framing(kam, bob, peers_ok, make_service):
     assert not left, f"after API_Stop alice is still registered: {left}"
     assert c.bare_lf == 0, f"lines not ended by \\r\\n: {c.bare_lf}\n{c.transcript()}"
     assert svc.alive(), "API_Stop must not end the service (API_Exit does)"
+    assert_notifications_well_formed(c)
 
 
 # ---- the same flow, encapsulated framing ----------------------------------------------------
@@ -195,6 +225,7 @@ def _encap_flow(kam, bob, svc, named: bool) -> None:
     left = wait_contacts_gone(kam, "alice", new)
     assert not left, f"after API_Stop alice is still registered: {left}"
     assert c.bare_lf == 0, c.transcript()
+    assert_notifications_well_formed(c)
 
 
 def test_usage_flow_encapsulated_named(kam, bob, peers_ok, make_service):
@@ -250,6 +281,7 @@ def test_incoming_call_accept_remote_hangup(kam, bob, peers_ok, make_service):
     check_cdr(cdr, line=line, peer="bob", caller="bob", called="alice", disparty="2",
               min_duration_ms=500)
     assert c.call("API_IsInCall") == "0", c.transcript()
+    assert_notifications_well_formed(c)
 
 
 # ---- clean shutdown with a call up -----------------------------------------------------------

@@ -354,6 +354,9 @@ def test_test_and_testex(fc):
 def test_setline_getline(fc):
     assert fc.call("API_SetLine,2") == "OK: API_SetLine succeed"
     assert fc.call("API_GetLine") == "2", fc.transcript()
+    # the reference's simple-format example has spaces around the values: "API_Call,-1, 123456 "
+    assert fc.call("API_SetLine, 3 ") == "OK: API_SetLine succeed"
+    assert fc.call("API_GetLine") == "3", fc.transcript()
     assert fc.call("API_SetLine,1") == "OK: API_SetLine succeed"
     assert fc.call("API_GetLine") == "1", fc.transcript()
 
@@ -557,3 +560,34 @@ def test_registerex_registers_a_secondary_account(make_service, kam):
                 f"{c.transcript()}"
     assert svc.terminate(10) == 0
     assert not wait_contacts_gone(kam, "carol", new), "carol still registered after SIGTERM"
+
+
+def test_two_calls_on_two_lines_hangup_all(phone, bob, dave):
+    """A second call while the first is up goes to a new line (the reference: the active line
+    switches to a free one); API_IsOnHold,-2 looks at every line; API_Hangup,-2 ends both."""
+    c = phone
+    _idle(c)
+    nb, nd, m = len(bob.events), len(dave.events), c.mark()
+    assert c.call("API_Call,-1,bob") == "OK: API_Call succeed", c.transcript()
+    first = c.wait_notification(status_line("CallConnect", peer="bob"), 10, since=m)
+    bob.wait_event("CALL_ESTABLISHED", 5, since=nb)
+    try:
+        assert c.call(f"API_Call,-1,{dave.uri}") == "OK: API_Call succeed", c.transcript()
+        second = c.wait_notification(status_line("CallConnect", peer="dave"), 10, since=m)
+        dave.wait_event("CALL_ESTABLISHED", 5, since=nd)
+        assert first.fields[1] != second.fields[1], f"same line: {first} {second}"
+        assert c.call("API_GetLine") == second.fields[1], c.transcript()
+        assert c.call("API_GetCurrentConnectedCallCount") == "2", c.transcript()
+        assert c.call("API_IsOnHold,-2") == "0", c.transcript()
+        assert c.call(f"API_Hold,{first.fields[1]},true") == "OK: API_Hold succeed"
+        _wait_answer(c, "API_IsOnHold,-2", "2")
+        assert c.call(f"API_IsOnHold,{second.fields[1]}") == "0", c.transcript()
+        time.sleep(0.5)
+    finally:
+        m2 = c.mark()
+        assert c.call("API_Hangup,-2") == "OK: API_Hangup succeed", c.transcript()
+    c.wait_notification(kind("CDR", first.fields[1]), 5, since=m2)
+    c.wait_notification(kind("CDR", second.fields[1]), 5, since=m2)
+    bob.wait_event("CALL_CLOSED", 5, since=nb)
+    dave.wait_event("CALL_CLOSED", 5, since=nd)
+    assert c.call("API_GetCurrentConnectedCallCount") == "0", c.transcript()
