@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sipctl.api.commands import COMMANDS, ApiFunction, Param, bind, dispatch, find, is_known
+from sipctl.api.commands import (COMMANDS, REQUIRED, ApiFunction, Param, bind, dispatch, find,
+                                 is_known)
 from sipctl.api.framing import ApiDecoder, ApiRequest, encode_bytes
 from sipctl.errors import BadArgument, NoSuchLine
 
@@ -127,7 +128,8 @@ def test_defaults():
     assert defaults("API_MuteEx") == {"line": -1, "mute": True, "direction": 4}
     assert defaults("API_Hold") == {"line": -1, "hold": True}
     assert defaults("API_GetStatus") == {"line": -1, "strict": 0}
-    assert defaults("API_SetAudioDevice") == {"dev": 0, "devicename": "", "immediate": 0}
+    assert defaults("API_SetAudioDevice") == {"dev": 0, "devicename": REQUIRED, "immediate": 0}
+    assert defaults("API_SetVolume") == {"dev": 0, "volume": REQUIRED}
     assert defaults("API_AddVideo") == {"line": -1, "calltype": 1}
     assert defaults("API_PlaySound")["line"] == -1
     assert defaults("API_GetRegFailReason") == {"extended": False}
@@ -143,6 +145,12 @@ VALUE = {"int": 7, "str": "abc", "bool": True, "bytes": b"\x01\x02"}
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_bind_every_function_with_no_arguments(name):
     fn = COMMANDS[name]
+    required = [p.name for p in fn.params if p.default is REQUIRED]
+    if required:    # omitting one is a clear error naming it, in every form
+        for kw in ({}, {"form": "encapsulated"}, {"form": "encapsulated", "named": True}):
+            with pytest.raises(BadArgument, match=f"needs its argument '{required[0]}'"):
+                bind(fn, req(name, **kw))
+        return
     assert bind(fn, req(name)) == [p.default for p in fn.params]
     assert bind(fn, req(name, form="encapsulated")) == [p.default for p in fn.params]
     assert bind(fn, req(name, form="encapsulated", named=True)) == [p.default for p in fn.params]

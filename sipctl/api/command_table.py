@@ -3,7 +3,9 @@
 Syntax: ``<returns> API_Name(<type> <name>[=<default>][*], ...)``. Types are ``int``,
 ``str``, ``bool`` and ``bytes`` (the reference's ``byte[]``, sent as base64). ``*`` marks
 the multi-line last string parameter (``CRLF`` token in the simple form, extra BOFLINE
-items in the encapsulated form). Without an explicit default: an int named ``line`` is -1,
+items in the encapsulated form). ``!`` marks a parameter that may not be omitted (where a
+default would silently do the wrong thing: a volume of 0, an empty parameter name). Without
+an explicit default: an int named ``line`` is -1,
 other ints 0, strings "", booleans false. Explicit defaults quote the reference:
 ``API_MuteEx`` direction 4 = "mute default (defmute parameter)"; ``API_AddVideo`` calltype
 1 = "add video" (0 is not a value there); ``API_Hold`` hold true = hold;
@@ -18,7 +20,7 @@ API_SetPresenceStatus, API_StreamSoundStream, API_GetLineStatusText (string).
 from __future__ import annotations
 
 SIGNATURES = """
-bool API_SetParameter(str param, str value)
+bool API_SetParameter(str param!, str value)
 bool API_SetParameters(str parameters*)
 bool API_SetCredentials(str server, str username, str password, str authname, str displayname)
 bool API_SetCredentialsMD5(str server, str username, str md5, str realm)
@@ -28,7 +30,7 @@ bool API_Register(str server, str username, str password, str authname, str disp
 bool API_RegisterEx(str accounts)
 bool API_Unregister()
 bool API_CheckVoicemail(int line)
-bool API_SetLine(int line)
+bool API_SetLine(int line!)
 int API_GetLine()
 int API_GetLineStatus(int line)
 str API_GetLineStatusText(int line)
@@ -60,8 +62,8 @@ bool API_GetMediaEnd()
 bool API_SendVideoRTP(int line, bytes buff, int len)
 str API_GetAudioDeviceList(int dev)
 str API_GetAudioDevice(int dev)
-bool API_SetAudioDevice(int dev, str devicename, int immediate)
-bool API_SetVolume(int dev, int volume)
+bool API_SetAudioDevice(int dev, str devicename!, int immediate)
+bool API_SetVolume(int dev, int volume!)
 int API_GetVolume(int dev)
 bool API_AudioDevice()
 str API_VAD()

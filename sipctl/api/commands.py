@@ -30,13 +30,16 @@ from sipctl.api.command_table import SIGNATURES
 from sipctl.api.framing import ApiRequest, decode_bytes, format_answer, format_error
 from sipctl.errors import ApiError, BadArgument, NotImplementedFeature
 
-__all__ = ["Param", "ApiFunction", "COMMANDS", "find", "is_known", "bind", "dispatch"]
+__all__ = ["Param", "ApiFunction", "COMMANDS", "REQUIRED", "find", "is_known", "bind", "dispatch"]
 
 log = logging.getLogger("sipctl.api")
 
 _CRLF_TOKEN = re.compile(r"\s*\bCRLF\b\s*")
 _SIGNATURE = re.compile(r"(\w+) (API_\w+)\((.*)\)")
-_PARAM = re.compile(r"(\w+) (\w+)(?:=([^*]*))?(\*)?")
+_PARAM = re.compile(r"(\w+) (\w+)(!)?(?:=([^*]*))?(\*)?")
+
+#: The default of a parameter that may not be omitted (``!`` in the table).
+REQUIRED = object()
 _BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -90,8 +93,9 @@ def _parse_table(text: str) -> dict[str, ApiFunction]:
             pm = _PARAM.fullmatch(chunk)
             if not pm:
                 raise ValueError(f"bad parameter {chunk!r} in {name}")
-            ptype, pname, default, star = pm.groups()
-            params.append(Param(pname, ptype, _default(ptype, pname, default)))
+            ptype, pname, required, default, star = pm.groups()
+            params.append(Param(pname, ptype,
+                                REQUIRED if required else _default(ptype, pname, default)))
             multiline = bool(star)
         table[name.lower()] = ApiFunction(name, tuple(params), returns, _snake(name), multiline)
     return table
@@ -207,6 +211,9 @@ def bind(fn: ApiFunction, req: ApiRequest) -> list[object]:
     out: list[object] = []
     for i, (p, raw) in enumerate(zip(fn.params, raws)):
         if raw is None:
+            if p.default is REQUIRED:
+                names = ", ".join(q.name for q in fn.params)
+                raise BadArgument(f"{fn.name} needs its argument '{p.name}' ({fn.name}({names}))")
             out.append(p.default)
             continue
         multiline = fn.multiline and i == len(fn.params) - 1
