@@ -538,7 +538,25 @@ def test_incoming_call_caller_id_and_reject(phone, bob, kam):
     assert disp and "bob" in disp[0], disp
     assert c.call(f"API_Reject,{line}") == "OK: API_Reject succeed", c.transcript()
     bob.wait_event("CALL_CLOSED", 5, since=n0)
-    c.wait_notification(kind("CDR"), 5, since=m)
+    cdr = c.wait_notification(kind("CDR"), 5, since=m)
+    f = cdr.fields
+    assert len(f) >= 10 and f[7] == "0" and f[8] == "1", \
+        f"CDR of a rejected call: duration 0 (not connected), disparty 1 (us): {cdr.body!r}"
+
+
+def test_call_to_unknown_user_fails_with_cdr(phone):
+    """Kamailio answers 404 for a user with no binding: the call ends, CDR duration 0,
+    disconnected by the peer side, the reason naming the failure."""
+    c = phone
+    _idle(c)
+    m = c.mark()
+    assert c.call("API_Call,-1,nobody") == "OK: API_Call succeed", c.transcript()
+    c.wait_notification(status_line("CallDisconnect", peer="nobody"), 10, since=m)
+    cdr = c.wait_notification(kind("CDR"), 5, since=m)
+    f = cdr.fields
+    assert len(f) >= 10 and f[7] == "0" and f[8] == "2" and "404" in ",".join(f[9:]), \
+        f"CDR of a call answered 404: duration 0, disparty 2, reason with 404: {cdr.body!r}"
+    assert c.call("API_IsInCall") == "0"
 
 
 def test_vad_function_format(fc):
