@@ -38,7 +38,8 @@ from .phone_calls import CallsMixin
 from .phone_events import (CallRecord, DtmfDigit, GlobalStatus, LineStatus, LogLine, Notice,
                            PhoneEvent, Started)
 from .phone_misc import MiscMixin
-from .phone_status import general_status
+from .phone_status import IN_CALL, general_status
+from .sip.errors import LocalProtocolError
 from .registration_events import Registered, RegisterFailed, Registering, Unregistered
 from .transport import TransportConfig
 
@@ -88,6 +89,8 @@ class Phone(CallsMixin, MiscMixin):
         #: Set by :meth:`exit`: the service stops when it is set.
         self.exit_requested = asyncio.Event()
         self._listeners: list[Callable[[PhoneEvent], None]] = []
+        #: ``fn(names)`` after parameters changed (the service re-reads its log settings).
+        self.param_listeners: list[Callable[[list[str]], None]] = []
         self._pumps: list[asyncio.Task[None]] = []
         self._stack_lock = asyncio.Lock()
         self._current = 1
@@ -175,6 +178,7 @@ class Phone(CallsMixin, MiscMixin):
         self.emit(Started("api"))
         self._global(force=True)
         self._vad_autostart()
+        self._stats_autostart()
         policy = self.params.get("startsipstack")
         if policy == 2 or (policy == 1 and self._has_account()):
             await self.start_stack()
@@ -334,6 +338,13 @@ class Phone(CallsMixin, MiscMixin):
     def _changed(self, names: list[str]) -> None:
         if not names:
             return
+        names = [spec.name if (spec := self.params.lookup(n)) is not None and not spec.numbered
+                 else n for n in names]
+        for fn in list(self.param_listeners):
+            try:
+                fn(names)
+            except Exception:  # noqa: BLE001
+                _log.exception("parameter listener failed")
         loop = asyncio.get_running_loop()
         if any(_is_account_param(n) for n in names):
             self._accounts_dirty = True
@@ -345,6 +356,8 @@ class Phone(CallsMixin, MiscMixin):
             self._save = loop.call_later(0.5, self._flush_config)
         if "vadstat" in names:
             self._vad_autostart()
+        if "jsscripstats" in names:
+            self._stats_autostart()
         if any(n in ("audiodevicein", "audiodeviceout", "audiodevicering", "volumein",
                      "volumeout", "volumering") for n in names):
             try:
@@ -369,6 +382,34 @@ class Phone(CallsMixin, MiscMixin):
             if spec is not None and not spec.live and not _is_account_param(n):
                 _log.info("parameter %s takes effect when the SIP stack restarts "
                           "(API_Stop, then API_Start)", n)
+
+    def _localname(self) -> str:
+        return str(self.params.get("username") or "")
+
+    def _stats_autostart(self) -> None:
+        task = getattr(self, "_stats_task", None)
+        if self.started and self.params.get("jsscripstats") > 0 and (task is None or task.done()):
+            self._stats_task = asyncio.get_running_loop().create_task(self._stats_loop())
+
+    async def _stats_loop(self) -> None:
+        """``jsscripstats`` N > 0: every N seconds a STATUS with the RTP figures of each
+        connected call."""
+        loop = asyncio.get_running_loop()
+        while self.started and (period := self.params.get("jsscripstats")) > 0:
+            await asyncio.sleep(period)
+            ua, engine = self.ua, self.engine
+            if ua is None or engine is None or ua.lines is None:
+                continue
+            for call in [c for c in ua.lines if c.active and c.status in IN_CALL]:
+                try:
+                    key = ua.media_key(call.line)
+                    m = await loop.run_in_executor(None, engine.summary, key)
+                except (KeyError, LocalProtocolError, RuntimeError):
+                    continue
+                if m is not None:
+                    self.emit(LineStatus(call.line, call.status, call.peername, call.localname,
+                                         call.endpointtype, call.peerdisplayname, call.call_id,
+                                         (m.sent, m.received, m.lost, m.loss_percent)))
 
     def _vad_autostart(self) -> None:
         task = getattr(self, "_vad_task", None)
@@ -410,6 +451,8 @@ class Phone(CallsMixin, MiscMixin):
             for problem in self.params.load_ini(path):
                 _log.warning("%s: %s", path, problem)
             self.devices.apply_parameters(self.params.explicit())
+            for fn in list(self.param_listeners):
+                fn(list(self.params.explicit()))
 
     def _flush_config(self) -> None:
         self._save = None
@@ -479,10 +522,13 @@ class Phone(CallsMixin, MiscMixin):
             if ev.status == "Finished" and self._accounts_dirty and not self._lines:
                 self._resync_now()
         elif isinstance(ev, Cdr):
-            rec = CallRecord(ev.line, ev.peername, ev.caller, ev.called, ev.peeraddress,
-                             ev.connecttime_ms, ev.duration_ms, ev.disparty, ev.reason, ev.media)
-            self.last_cdr = rec
-            self.emit(rec)
+            self.last_cdr = ev
+            if ev.media is not None and self.params.get("jsscripstats") > 0:
+                m = ev.media     # jsscripstats: the RTP figures at the end of the call
+                self.emit(LineStatus(ev.line, "Finished", ev.peername,
+                                     self._localname(), 0, "", "",
+                                     (m.sent, m.received, m.lost, m.loss_percent)))
+            self.emit(ev)
         elif type(ev).__name__ == "DtmfReceived":
             self.emit(DtmfDigit(ev.line, ev.digit, getattr(ev, "method", "")))
         elif type(ev).__name__ == "MediaTimeout":

@@ -6,7 +6,8 @@ The TCP API (:mod:`sipctl.api.notify`) only formats these as the reference's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from .call_events import Cdr
 
 __all__ = ["PhoneEvent", "Started", "LineStatus", "GlobalStatus", "CallRecord", "Notice",
            "LogLine", "VadStats", "Popup", "DtmfDigit"]
@@ -54,24 +55,11 @@ class GlobalStatus(PhoneEvent):
     text: str
 
 
-@dataclass(frozen=True)
-class CallRecord(PhoneEvent):
-    """Call detail record at the end of each call (the reference's CDR fields).
-
-    ``disparty``: 0 not set, 1 we hung up, 2 the peer did, 3 undefined. ``media``: the
-    RTP/RTCP summary when the call had media (packets, loss, jitter, RTT).
-    """
-
-    line: int
-    peername: str
-    caller: str
-    called: str
-    peeraddress: str
-    connecttime_ms: int
-    duration_ms: int
-    disparty: int
-    reason: str
-    media: Any = None
+#: Call detail record at the end of each call: the call layer's
+#: :class:`~sipctl.call_events.Cdr` as it is (caller, called, peer address, connect time and
+#: duration in ms, ``disparty`` 0 not set / 1 we hung up / 2 the peer / 3 undefined, reason,
+#: and ``media``: the RTP/RTCP summary when the call had media).
+CallRecord = Cdr
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ async def _serve(host: str, port: int, workdir: Path, params: Mapping[str, str],
     phone = Phone(params, workdir=workdir)
     _configure_logging(phone, workdir)
     logging.getLogger("sipctl").addHandler(_NotifyHandler(phone, loop))
-    phone.add_listener(lambda ev: _on_param_event(phone, workdir))
+    phone.param_listeners.append(lambda names: _on_params(phone, workdir, names))
     server = ApiServer(phone, host, port, token=token)
     try:
         await server.start()
@@ -130,12 +130,9 @@ async def _serve(host: str, port: int, workdir: Path, params: Mapping[str, str],
     return 0
 
 
-def _on_param_event(phone: Phone, workdir: Path) -> None:
-    """Re-read the logging parameters when they may have changed (cheap)."""
-    key = (phone.params.get("loglevel"), phone.params.get("logtoconsole"),
-           phone.params.get("canlogtofile"))
-    if getattr(phone, "_log_key", None) != key:
-        phone._log_key = key  # type: ignore[attr-defined]
+def _on_params(phone: Phone, workdir: Path, names: list[str]) -> None:
+    """The logging parameters changed: reconfigure the handlers."""
+    if any(n in ("loglevel", "logtoconsole", "canlogtofile") for n in names):
         _configure_logging(phone, workdir)
 
 

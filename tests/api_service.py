@@ -24,9 +24,11 @@ from typing import Iterator, Mapping, Sequence
 import pytest
 
 from api_client import ApiClient
+from peers import DEFAULT_USERS, Baresip, Kamailio
 from peers.kamailio import ProcessGroup
 
-__all__ = ["ApiService", "ServiceError", "make_service", "run_sipctl", "LISTEN_RE"]
+__all__ = ["ApiService", "ServiceError", "make_service", "run_sipctl", "LISTEN_RE", "kam",
+           "bob", "dave"]
 
 REPO = Path(__file__).resolve().parent.parent
 LISTEN_RE = re.compile(r"sipctl: API listening on (\S+):(\d+)")
@@ -317,3 +319,31 @@ def check_cdr(n, *, line: str | None, peer: str, caller: str, called: str, dispa
     assert d["disparty"] == disparty, f"CDR disparty {d['disparty']!r} != {disparty}: {n.body!r}"
     assert d["reason"], f"CDR reason empty: {n.body!r}"
     return d
+
+
+# ---- peers shared by the API tests (module-scoped: one set per test module) ------------------
+
+@pytest.fixture(scope="module")
+def kam(request: pytest.FixtureRequest) -> Kamailio:
+    """Kamailio registrar/proxy with the default users."""
+    k = Kamailio(users=DEFAULT_USERS)
+    request.addfinalizer(k.close)
+    return k.start()
+
+
+@pytest.fixture(scope="module")
+def bob(request: pytest.FixtureRequest, kam: Kamailio) -> Baresip:
+    """baresip registered at Kamailio as bob, auto-answering."""
+    b = Baresip("bob", password=DEFAULT_USERS["bob"], registrar=kam.addr(), auto_answer=True)
+    request.addfinalizer(b.close)
+    b.start()
+    assert b.wait_registered(10), b.reginfo()
+    return b
+
+
+@pytest.fixture(scope="module")
+def dave(request: pytest.FixtureRequest) -> Baresip:
+    """baresip without a registrar (direct URI calls), auto-answering."""
+    b = Baresip("dave", auto_answer=True)
+    request.addfinalizer(b.close)
+    return b.start()

@@ -17,16 +17,11 @@ import pytest
 
 from api_client import ApiClient, kind, status_line
 from api_service import ApiService, module_service
-from peers import Baresip
+from api_service import dave  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(not shutil.which("baresip"), reason="baresip not installed")
 
 
-@pytest.fixture(scope="module")
-def dave(request):
-    b = Baresip("dave", auto_answer=True)
-    request.addfinalizer(b.close)
-    return b.start()
 
 
 @pytest.fixture(scope="module")

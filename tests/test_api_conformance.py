@@ -17,9 +17,10 @@ import pytest
 
 from api_client import (LINE_STATUS_TEXTS, ApiClient, encap, encap_result,
                         is_general_status_text, kind, status_general, status_line)
+from api_service import bob, kam  # noqa: F401  (fixtures)
 from api_service import (check_cdr, make_service, registered_contacts,  # noqa: F401
                          wait_contacts_gone, wait_new_contacts)
-from peers import DEFAULT_USERS, Baresip, Kamailio
+from peers import DEFAULT_USERS
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(b) for b in ("baresip", "kamailio", "kamcmd")),
@@ -30,20 +31,8 @@ SPEAKING = ("Speaking", "InCall")
 ALICE_PW = DEFAULT_USERS["alice"]
 
 
-@pytest.fixture(scope="module")
-def kam(request):
-    k = Kamailio(users=DEFAULT_USERS)
-    request.addfinalizer(k.close)
-    return k.start()
 
 
-@pytest.fixture(scope="module")
-def bob(request, kam):
-    b = Baresip("bob", password=DEFAULT_USERS["bob"], registrar=kam.addr(), auto_answer=True)
-    request.addfinalizer(b.close)
-    b.start()
-    assert b.wait_registered(10), b.reginfo()
-    return b
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ import pytest
 from api_client import (LINE_STATUS_TEXTS, ApiClient, bool_answer_re, encap_result, kind,
                         is_general_status_text, status_general, status_line)
 from api_service import ApiService, make_service, module_service  # noqa: F401
-from peers import DEFAULT_USERS, Baresip, Kamailio
+from api_service import bob, dave, kam  # noqa: F401  (fixtures)
+from peers import DEFAULT_USERS
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(b) for b in ("baresip", "kamailio", "kamcmd")),
@@ -173,29 +174,10 @@ def _default_args(params: list[tuple[str, str]]) -> list[str]:
 
 # ---- peers and services ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def kam(request):
-    k = Kamailio(users=DEFAULT_USERS)
-    request.addfinalizer(k.close)
-    return k.start()
 
 
-@pytest.fixture(scope="module")
-def bob(request, kam):
-    """baresip registered at Kamailio as bob, auto-answering."""
-    b = Baresip("bob", password=DEFAULT_USERS["bob"], registrar=kam.addr(), auto_answer=True)
-    request.addfinalizer(b.close)
-    b.start()
-    assert b.wait_registered(10), b.reginfo()
-    return b
 
 
-@pytest.fixture(scope="module")
-def dave(request):
-    """baresip without a registrar (direct URI calls), auto-answering."""
-    b = Baresip("dave", auto_answer=True)
-    request.addfinalizer(b.close)
-    return b.start()
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def test_phone_calls_sipp_and_hears_its_tone(sipp_runner, tmp_path):
             device = WavDevice(AudioFormat(8000), record=record)
             seen: list[Any] = []
             q: asyncio.Queue[Any] = asyncio.Queue()
-            async with Phone({"mediatimeout": 0}, device=device) as phone:
+            async with Phone({"mediatimeout": 0, "jscripstats": 1}, device=device) as phone:
                 phone.add_listener(q.put_nowait)
                 assert await phone.call(-1, uas.uri()) is True
                 await until(q, lambda e: isinstance(e, LineStatus) and e.status == "Speaking",
@@ -85,6 +85,11 @@ def test_phone_calls_sipp_and_hears_its_tone(sipp_runner, tmp_path):
     lines = [e.status for e in seen if isinstance(e, LineStatus)]
     assert lines[:2] == ["CallSetup", "Setup"] and "CallConnect" in lines
     assert lines[-1] == "Finished"
+    # jsscripstats 1 (set by its other spelling): RTP figures every second and at the end
+    stats = [e for e in seen if isinstance(e, LineStatus) and e.stats is not None]
+    assert len(stats) >= 2 and stats[0].status == "Speaking" and stats[0].stats[1] > 20
+    assert stats[-1].status == "Finished" and stats[-1].stats[:2] == (cdr.media.sent,
+                                                                     cdr.media.received)
     general = [e.text for e in seen if isinstance(e, GlobalStatus)]
     assert "Calling..." in general and any(t.startswith("In Call") for t in general)
     assert general[-1] == "Call Finished" 
