@@ -198,6 +198,13 @@ class Phone(CallsMixin, MiscMixin):
     async def stop(self) -> bool:
         """``API_Stop``: hang up every call, unregister, stop the SIP stack and media."""
         await self._stop_ua()
+        for name in ("_vad_task", "_stats_task"):
+            task = getattr(self, name, None)
+            if task is not None:
+                task.cancel()
+        if self._resync is not None:
+            self._resync.cancel()
+            self._resync = None
         self._flush_config()
         self.started = False
         return True
@@ -455,7 +462,9 @@ class Phone(CallsMixin, MiscMixin):
                 fn(list(self.params.explicit()))
 
     def _flush_config(self) -> None:
-        self._save = None
+        if self._save is not None:
+            self._save.cancel()
+            self._save = None
         if self.workdir is None or not autocfg_can_save(self.params.get("autocfgsave")):
             return
         try:
