@@ -21,7 +21,8 @@ class NotImplementedFeature(ApiError):
     """The function belongs to a feature that has not landed yet (transfer, chat ...)."""
 
     def __init__(self, feature: str) -> None:
-        super().__init__(f"not implemented yet ({feature} is planned; see the README's "
+        planned = "" if "roadmap" in feature else " is planned"
+        super().__init__(f"not implemented yet ({feature}{planned}; see the README's "
                          "feature table)")
         self.feature = feature
 

@@ -41,6 +41,7 @@ from .phone_misc import MiscMixin
 from .phone_status import IN_CALL, general_status
 from .sip.errors import LocalProtocolError
 from .registration_events import Registered, RegisterFailed, Registering, Unregistered
+from .sip.errors import TransportError
 from .transport import TransportConfig
 
 __all__ = ["Phone"]
@@ -53,6 +54,8 @@ _ACCOUNT_PARAMS = frozenset({"serveraddress", "username", "password", "md5", "re
                              "registerinterval", "extraregisteraccounts", "register", "authtype"})
 _NUMBERED_ACCOUNT = ("serveraddress", "username", "password", "registerinterval")
 CONFIG_NAME = "wpcfg.ini"
+#: Seconds before the SIP stack is tried again after its server could not be reached.
+STACK_RETRY = 30.0
 
 
 def _is_account_param(name: str) -> bool:
@@ -106,9 +109,19 @@ class Phone(CallsMixin, MiscMixin):
         self._resync: asyncio.TimerHandle | None = None
         self._save: asyncio.TimerHandle | None = None
         self._force_register = False
+        self._stopping = False
+        self._timers: list[asyncio.TimerHandle] = []       # delayed stack starts, retries
+        self._background: set[asyncio.Task[Any]] = set()   # account re-syncs
+        self._line_meta: dict[int, StatusChanged] = {}     # last status event per line
+        self._stack_error = ""
         self._poll: collections.deque[PhoneEvent] = collections.deque(maxlen=2000)
         for name, value in (params or {}).items():
             self.params.set(name, _text(value), source="init")
+        # the saved settings first, then what the caller passed wins over them (and the
+        # file is never saved before it was read, so nothing in it is lost)
+        if self._load_config():
+            for name, value in (params or {}).items():
+                self.params.set(name, _text(value), source="init")
         self.devices.apply_parameters(self.params.explicit())
 
     # -- events -------------------------------------------------------------------------------
@@ -168,12 +181,13 @@ class Phone(CallsMixin, MiscMixin):
         await self.stop()
 
     async def start(self) -> bool:
-        """``API_Start``: load ``wpcfg.ini`` (per ``autocfgsave``), report ``START,api``
-        and start the SIP stack when ``startsipstack`` says so."""
+        """``API_Start``: report ``START,api`` and start the SIP stack when
+        ``startsipstack`` says so (``wpcfg.ini`` was read when the Phone was made)."""
+        if self._stopping:
+            raise NotStarted("the engine is stopping")
         if self.started:
             self.emit(Started("api"))       # a client that connects late waits for it too
             return True
-        self._load_config()
         self.started = True
         self.emit(Started("api"))
         self._global(force=True)
@@ -183,7 +197,7 @@ class Phone(CallsMixin, MiscMixin):
         if policy == 2 or (policy == 1 and self._has_account()):
             await self.start_stack()
         elif policy > 2:
-            asyncio.get_running_loop().call_later(policy, self._spawn_stack)
+            self._timers.append(asyncio.get_running_loop().call_later(policy, self._spawn_stack))
         return True
 
     async def start_stack(self) -> bool:
@@ -191,22 +205,31 @@ class Phone(CallsMixin, MiscMixin):
         if not self.started:
             await self.start()
         async with self._stack_lock:
+            if self._stopping or not self.started:
+                raise NotStarted("the engine is stopping")
             if self.ua is None:
                 await self._start_ua()
         return True
 
     async def stop(self) -> bool:
         """``API_Stop``: hang up every call, unregister, stop the SIP stack and media."""
-        await self._stop_ua()
-        for name in ("_vad_task", "_stats_task"):
-            task = getattr(self, name, None)
-            if task is not None:
-                task.cancel()
-        if self._resync is not None:
-            self._resync.cancel()
-            self._resync = None
-        self._flush_config()
-        self.started = False
+        self._stopping = True
+        try:
+            for t in self._timers:
+                t.cancel()
+            self._timers.clear()
+            if self._resync is not None:
+                self._resync.cancel()
+                self._resync = None
+            for task in [*self._background, getattr(self, "_vad_task", None),
+                         getattr(self, "_stats_task", None)]:
+                if task is not None:
+                    task.cancel()
+            await self._stop_ua()
+            self._flush_config()
+            self.started = False
+        finally:
+            self._stopping = False
         return True
 
     async def exit(self) -> bool:
@@ -216,14 +239,23 @@ class Phone(CallsMixin, MiscMixin):
         return True
 
     async def _ensure_stack(self) -> Any:
+        """The running UserAgent (starting it, or rebuilding it for new account settings,
+        as needed); NotStarted with the reason when it cannot run."""
         await self.start_stack()
         if self._accounts_dirty:
-            await self._apply_accounts()
+            await self._apply_accounts(raise_errors=True)
+        if self.ua is None:
+            raise NotStarted(f"the SIP stack is not running: {self._stack_error or 'stopped'}")
         return self.ua
 
+    def _background_task(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _spawn_stack(self) -> None:
-        if self.started and self.ua is None:
-            asyncio.get_running_loop().create_task(self.start_stack())
+        if self.started and not self._stopping and self.ua is None:
+            self._background_task(self._apply_accounts(start=True))
 
     def _has_account(self) -> bool:
         e = self.params.explicit()
@@ -267,9 +299,20 @@ class Phone(CallsMixin, MiscMixin):
             await ua.start()
         except BaseException as e:
             await asyncio.get_running_loop().run_in_executor(None, engine.stop)
-            if isinstance(e, OSError):
-                raise ApiError(f"cannot start the SIP stack: {e.strerror or e}") from None
+            if isinstance(e, (OSError, TransportError)):
+                why = getattr(e, "strerror", None) or str(e)
+                self._stack_error = why
+                if accounts:        # as a failed registration: reported, retried
+                    self.reg_fail_reason = why
+                    self.reg_fail_detail = f"{why} (retry in {STACK_RETRY:.0f} s)"
+                    self._reg_text = "Register Failed"
+                    self._global()
+                    self._timers.append(asyncio.get_running_loop().call_later(
+                        STACK_RETRY, self._spawn_stack))
+                self.emit(Notice("ERROR", f"cannot start the SIP stack: {why}"))
+                raise ApiError(f"cannot start the SIP stack: {why}") from None
             raise
+        self._stack_error = ""
         self.ua, self.engine = ua, engine
         self._accounts_dirty = False
         if ua.lines is not None:
@@ -347,6 +390,8 @@ class Phone(CallsMixin, MiscMixin):
             return
         names = [spec.name if (spec := self.params.lookup(n)) is not None and not spec.numbered
                  else n for n in names]
+        if "register" in names:
+            self._force_register = False     # the parameter decides again
         for fn in list(self.param_listeners):
             try:
                 fn(names)
@@ -390,9 +435,6 @@ class Phone(CallsMixin, MiscMixin):
                 _log.info("parameter %s takes effect when the SIP stack restarts "
                           "(API_Stop, then API_Start)", n)
 
-    def _localname(self) -> str:
-        return str(self.params.get("username") or "")
-
     def _stats_autostart(self) -> None:
         task = getattr(self, "_stats_task", None)
         if self.started and self.params.get("jsscripstats") > 0 and (task is None or task.done()):
@@ -426,14 +468,17 @@ class Phone(CallsMixin, MiscMixin):
 
     def _resync_now(self) -> None:
         self._resync = None
-        if self.started:
-            asyncio.get_running_loop().create_task(self._apply_accounts())
+        if self.started and not self._stopping:
+            self._background_task(self._apply_accounts())
 
-    async def _apply_accounts(self) -> None:
-        """Accounts changed: start the stack (startsipstack 1) or rebuild it (no call up)."""
+    async def _apply_accounts(self, *, start: bool = False, raise_errors: bool = False) -> None:
+        """Accounts changed: start the stack (``startsipstack`` 1, or ``start``) or rebuild
+        it when no call is up. Never brings a stopped engine back up."""
         try:
+            if not self.started or self._stopping:
+                return
             if self.ua is None:
-                if self.started and self.params.get("startsipstack") == 1 and self._has_account():
+                if start or (self.params.get("startsipstack") == 1 and self._has_account()):
                     await self.start_stack()
                 return
             if not self._accounts_dirty:
@@ -441,25 +486,40 @@ class Phone(CallsMixin, MiscMixin):
             if any(c.active for c in self.ua.lines or ()):
                 _log.info("account parameters changed: applied when the calls end")
                 return
-            self._accounts_dirty = False
-            await self._stop_ua()
-            await self.start_stack()
+            await self._rebuild_stack()
         except ApiError as e:
+            self._stack_error = str(e)
+            if raise_errors:
+                raise
             self.emit(Notice("ERROR", f"cannot apply the account settings: {e}"))
         except Exception as e:  # noqa: BLE001
             _log.exception("applying account settings failed")
+            self._stack_error = str(e)
+            if raise_errors:
+                raise ApiError(f"cannot apply the account settings: {e}") from None
             self.emit(Notice("ERROR", f"cannot apply the account settings: {e}"))
 
-    def _load_config(self) -> None:
+    async def _rebuild_stack(self) -> None:
+        """Stop the SIP stack (unregistering) and start it with the current parameters."""
+        self._accounts_dirty = False
+        await self._stop_ua()
+        await self.start_stack()
+
+    def _load_config(self) -> bool:
+        """Read ``wpcfg.ini`` per ``autocfgsave``; True when a file was read."""
         if self.workdir is None or not autocfg_can_load(self.params.get("autocfgsave")):
-            return
+            return False
         path = self.workdir / CONFIG_NAME
-        if path.exists():
-            for problem in self.params.load_ini(path):
-                _log.warning("%s: %s", path, problem)
-            self.devices.apply_parameters(self.params.explicit())
-            for fn in list(self.param_listeners):
-                fn(list(self.params.explicit()))
+        if not path.exists():
+            return False
+        try:
+            problems = self.params.load_ini(path)
+        except OSError as e:
+            _log.warning("cannot read %s: %s", path, e)
+            return False
+        for problem in problems:
+            _log.warning("%s: %s", path, problem)
+        return True
 
     def _flush_config(self) -> None:
         if self._save is not None:
@@ -514,6 +574,7 @@ class Phone(CallsMixin, MiscMixin):
 
     def _on_call_event(self, ev: Any) -> None:
         if isinstance(ev, StatusChanged):
+            self._line_meta[ev.line] = ev
             if ev.status == "CallSetup":
                 self._current = ev.line
                 self._last_call_ended = False
@@ -532,10 +593,11 @@ class Phone(CallsMixin, MiscMixin):
                 self._resync_now()
         elif isinstance(ev, Cdr):
             self.last_cdr = ev
-            if ev.media is not None and self.params.get("jsscripstats") > 0:
+            meta = self._line_meta.pop(ev.line, None)
+            if ev.media is not None and meta is not None and self.params.get("jsscripstats") > 0:
                 m = ev.media     # jsscripstats: the RTP figures at the end of the call
-                self.emit(LineStatus(ev.line, "Finished", ev.peername,
-                                     self._localname(), 0, "", "",
+                self.emit(LineStatus(ev.line, meta.status, meta.peername, meta.localname,
+                                     meta.endpointtype, meta.peerdisplayname, meta.callid,
                                      (m.sent, m.received, m.lost, m.loss_percent)))
             self.emit(ev)
         elif type(ev).__name__ == "DtmfReceived":
@@ -547,8 +609,7 @@ class Phone(CallsMixin, MiscMixin):
             self.emit(Notice("WARNING", f"line {ev.line}: media error: {ev.message}"))
 
     def _global(self, force: bool = False) -> None:
-        now = asyncio.get_running_loop().time()
-        text = general_status(self._lines.values(), self._reg_text, now, self._last_call_ended)
+        text = self.general_status()
         if force or text != self._last_global:
             self._last_global = text
             self.emit(GlobalStatus(text))
@@ -566,16 +627,34 @@ class Phone(CallsMixin, MiscMixin):
                 self._last_rx.move_to_end(cid)
                 while len(self._last_rx) > 256:
                     self._last_rx.popitem(last=False)
-                for name, persist in (("X-MParam", False), ("X-MParamP", True)):
-                    value = message.headers.get(name)
-                    if value:
-                        self.apply_mparam(value, persist)
+                if self._from_registrar(message, peer):
+                    for name, persist in (("X-MParam", False), ("X-MParamP", True)):
+                        value = message.headers.get(name)
+                        if value:
+                            self.apply_mparam(value, persist)
         if self._listeners and self.params.get("jsscriptevent") >= 3 \
                 and self.params.get("loglevel") >= 3:
             data = message if isinstance(message, bytes) else message.serialize()
             where = "to" if direction == "sent" else "from"
-            self.emit(LogLine("SIP", f"{direction} {where} {peer}:\r\n"
+            self.emit(LogLine("EVENT", f"SIP {direction} {where} {peer}:\r\n"
                                      + data.decode("utf-8", "replace")))
+
+    def _from_registrar(self, message: Any, peer: Any) -> bool:
+        """``message`` answers one of our REGISTERs and comes from that account's server:
+        the only source trusted with X-MParam (parameters "sent from the server")."""
+        ua = self.ua
+        cseq = getattr(message, "cseq", None)
+        if ua is None or ua.registrar is None or getattr(message, "status", None) is None \
+                or cseq is None or cseq.method != "REGISTER":
+            return False
+        reg = ua.registrar.by_call_id(message.call_id)
+        if reg is None:
+            return False
+        try:
+            target = ua.target(reg.account.index)
+        except KeyError:
+            return False
+        return tuple(peer)[:2] == tuple(target.address)[:2]
 
     def _require_ua(self) -> Any:
         if self.ua is None:

@@ -7,6 +7,7 @@ its line current), -2 every line, 1..``maxlines`` a line.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import ApiError, BadArgument, NoSuchLine, NotImplementedFeature
@@ -17,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .phone import Phone
 
 __all__ = ["CallsMixin"]
+
+_log = logging.getLogger("sipctl.phone")
 
 ALL, CURRENT = -2, -1
 
@@ -120,14 +123,18 @@ class CallsMixin:
                       calltype: int = 0) -> bool:
         """``API_CallEx``: calltype 0 voice (1 video, 2 screen sharing: not supported)."""
         if calltype != 0:
-            raise NotImplementedFeature("video and screen sharing calls")
+            raise NotImplementedFeature("video and screen sharing calls (not on sipctl's "
+                                        "roadmap: a voice SDK)")
         return await self.call(line, peer)
 
     def hangup(self: "Phone", line: int = CURRENT, reasontext: str = "") -> bool:
-        """``API_Hangup``: end the call on ``line`` (-2: every call). False: no call."""
+        """``API_Hangup``: end the call on ``line`` (-2: every call). False: no call.
+        ``reasontext`` is logged (it is not sent: BYE/CANCEL carry no free text)."""
         calls = self._calls(line)
         if not calls:
             return False
+        if reasontext.strip():
+            _log.info("hangup line %s: %s", line, reasontext.strip())
         with _as_api_error():
             if line == ALL:
                 self.ua.hangup(ALL)

@@ -73,12 +73,12 @@ class MiscMixin:
         self._force_register = True
         self._accounts_dirty = True
         if self.ua is not None and any(c.active for c in self.ua.lines or ()):
-            # calls are up: re-register the current binding now, rebuild after them
-            self.ua.registrar.refresh_now(self.ua._now())
-            self.ua._pump()
+            # calls are up: the new registration is made when they end (a rebuild)
+            _log.info("API_Register during a call: the account is re-registered when the "
+                      "calls end")
             return True
         if self.ua is not None:
-            await self._stop_ua()
+            await self._rebuild_stack()
         await self._ensure_stack()
         return True
 
@@ -88,9 +88,9 @@ class MiscMixin:
         if not accounts.strip():
             raise BadArgument("no accounts given (server,usr,pwd,ival;server2,...)")
         self.params.set("extraregisteraccounts", accounts.strip(), source="api")
-        self._accounts_dirty = True
+        self._changed(["extraregisteraccounts"])
         if self.ua is not None and not any(c.active for c in self.ua.lines or ()):
-            await self._stop_ua()
+            await self._rebuild_stack()
         await self._ensure_stack()
         return True
 
@@ -228,21 +228,23 @@ class MiscMixin:
         except ValueError as e:
             raise BadArgument(str(e)) from None
         self.params.set(_DEVICE_PARAMS[dev][0], self.devices.get(dev), source="api")
+        self._changed([_DEVICE_PARAMS[dev][0]])
         return True
 
-    def set_volume(self: "Phone", dev: int = 1, volume: int = 50) -> bool:
+    def set_volume(self: "Phone", dev: int, volume: int) -> bool:
         """``API_SetVolume``: 0..100 % for recording (0), playback (1) or ringer (2)."""
         try:
             self.devices.set_volume(_dev(dev), volume)
         except ValueError as e:
             raise BadArgument(str(e)) from None
         self.params.set(_DEVICE_PARAMS[dev][1], str(volume), source="api")
+        self._changed([_DEVICE_PARAMS[dev][1]])
         device = getattr(self.engine, "device", None)
         if device is not None and dev in (0, 1):
             setattr(device, "volume_in" if dev == 0 else "volume_out", volume)
         return True
 
-    def get_volume(self: "Phone", dev: int = 1) -> int:
+    def get_volume(self: "Phone", dev: int = 0) -> int:
         """``API_GetVolume``: the volume (0..100 %) of ``dev``."""
         return self.devices.get_volume(_dev(dev))
 
@@ -332,7 +334,8 @@ _LATER = {
     "sound playback": ("play_sound",),
     "media streaming": ("stream_sound_buff", "stream_sound_stream", "get_media",
                         "get_media_end"),
-    "video": ("add_video", "stop_video", "send_video_rtp"),
+    "video (not on sipctl's roadmap: a voice SDK)": ("add_video", "stop_video",
+                                                     "send_video_rtp"),
     "voicemail (MWI)": ("check_voicemail",),
     "contacts": ("set_contacts", "get_contacts", "del_contact", "add_contact", "set_contact",
                  "get_contact", "set_contact_name", "set_contact_sip", "set_contact_phone",

@@ -87,11 +87,14 @@ def _configure_logging(phone: Phone, workdir: Path) -> None:
     console.setLevel(py_level if phone.params.get("logtoconsole") else logging.WARNING)
     console.setFormatter(fmt)
     root.addHandler(console)
-    if phone.params.get("canlogtofile") and level >= 2:
+    # autocfgsave -1/-2: no file writes at all
+    if phone.params.get("canlogtofile") and level >= 2 and phone.params.get("autocfgsave") >= 0:
         try:
             workdir.mkdir(parents=True, exist_ok=True)
-            fh = logging.handlers.RotatingFileHandler(workdir / "sipctl.log",
-                                                      maxBytes=10_000_000, backupCount=3)
+            path = workdir / "sipctl.log"
+            os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)       # logs may carry SIP messages (users, call data)
+            fh = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=3)
             fh.setFormatter(fmt)
             root.addHandler(fh)
         except OSError as e:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,72 @@ def test_phone_calls_sipp_and_hears_its_tone(sipp_runner, tmp_path):
     tail = x[-rate:]
     assert rms(tail) > 500
     assert abs(dominant_freq(tail, rate) - 440) < 1.0
+
+
+@needs_sipp
+def test_x_mparam_is_taken_from_the_registrar_only(sipp_runner, tmp_path):
+    with sipp_runner.background("uas_register_mparam", timeout=30) as reg:
+        async def go() -> tuple[Any, ...]:
+            seen: list[Any] = []
+            q: asyncio.Queue[Any] = asyncio.Queue()
+            phone = Phone({"serveraddress": f"127.0.0.1:{reg.port}", "username": "alice",
+                           "password": "pw"}, workdir=tmp_path)
+            phone.add_listener(q.put_nowait)
+            async with phone:
+                await until(q, lambda e: isinstance(e, GlobalStatus)
+                            and e.text == "Registered.", seen)
+                # anyone else's X-MParamP (here: an OPTIONS to our SIP port) is ignored
+                port = phone.ua.local_address("UDP")[1]
+                stranger = ("OPTIONS sip:alice@127.0.0.1 SIP/2.0\r\n"
+                            "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKevil\r\n"
+                            "From: <sip:evil@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\n"
+                            "Call-ID: evil\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                            "X-MParamP: autoaccept=true\r\nContent-Length: 0\r\n\r\n")
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.sendto(stranger.encode(), ("127.0.0.1", port))
+                await asyncio.sleep(0.3)
+                return (phone.params.get("aec"), phone.params.get("loglevel"),
+                        phone.params.get("ringtimeout"), phone.params.get("autoaccept"))
+        aec, loglevel, ringtimeout, autoaccept = asyncio.run(go())
+        result = reg.wait(20)
+    assert result.ok, result.describe()
+    assert (aec, loglevel, ringtimeout) == (0, 5, 33)
+    assert autoaccept is False
+    saved = (tmp_path / "wpcfg.ini").read_text()
+    assert "aec=0" in saved and "loglevel=5" in saved     # X-MParamP persists
+    assert "ringtimeout" not in saved                     # X-MParam is for this session
+
+
+def test_config_file_loses_nothing_and_caller_params_win(tmp_path):
+    (tmp_path / "wpcfg.ini").write_text("username=alice_saved\nblacklist=fromini\n"
+                                        "password=oldsecret\n")
+
+    async def go() -> None:
+        phone = Phone({"password": "newsecret"}, workdir=tmp_path)
+        assert phone.params.get("password") == "newsecret"     # what the caller passed wins
+        assert phone.params.get("username") == "alice_saved"   # the rest of the file is kept
+        phone.set_parameter("displayname", "Bob")              # before API_Start, as usual
+        await asyncio.sleep(0.7)                               # past the save delay
+        async with phone:
+            pass
+    asyncio.run(go())
+    saved = (tmp_path / "wpcfg.ini").read_text()
+    for line in ("username=alice_saved", "blacklist=fromini", "password=newsecret",
+                 "displayname=Bob"):
+        assert line in saved, saved
+
+
+def test_stop_is_final_even_with_an_account_change_pending(tmp_path):
+    async def go() -> tuple[bool, Any]:
+        phone = Phone({"startsipstack": 2})
+        await phone.start()
+        assert phone.ua is not None
+        phone.set_parameter("displayname", "Alice")      # schedules an account re-sync
+        await phone.stop()
+        await asyncio.sleep(0.3)                          # the re-sync must not restart it
+        return phone.started, phone.ua
+    started, ua = asyncio.run(go())
+    assert started is False and ua is None
 
 
 def test_parameters_errors_and_config_file(tmp_path):

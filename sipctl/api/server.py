@@ -199,8 +199,10 @@ class ApiServer:
                    client: _Client) -> None:
         for item in items:
             if isinstance(item, FramingError):
-                _log.info("API client %s: %s (%r)", client.peer, item.message, item.raw)
+                # not the bytes themselves: a mistyped command may hold a password
+                _log.info("API client %s: %s", client.peer, item.message)
                 client.send(format_error(None, item.message))
                 continue
-            _log.debug("API %s: %s", client.peer, item.raw[:200])
+            # the function name only: arguments may be passwords
+            _log.debug("API %s: %s (%d argument(s))", client.peer, item.name, len(item.args))
             client.send(await dispatch(session, item))
