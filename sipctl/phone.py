@@ -108,6 +108,7 @@ class Phone(CallsMixin, MiscMixin):
         self._accounts_dirty = False
         self._resync: asyncio.TimerHandle | None = None
         self._save: asyncio.TimerHandle | None = None
+        self._dirty = False         # parameters changed since wpcfg.ini was read/written
         self._force_register = False
         self._stopping = False
         self._timers: list[asyncio.TimerHandle] = []       # delayed stack starts, retries
@@ -404,6 +405,7 @@ class Phone(CallsMixin, MiscMixin):
                 self._resync = loop.call_later(0.05, self._resync_now)
         if self.ua is not None:
             self._apply_live(names)
+        self._dirty = True
         if self._save is None and autocfg_can_save(self.params.get("autocfgsave")):
             self._save = loop.call_later(0.5, self._flush_config)
         if "vadstat" in names:
@@ -525,11 +527,13 @@ class Phone(CallsMixin, MiscMixin):
         if self._save is not None:
             self._save.cancel()
             self._save = None
-        if self.workdir is None or not autocfg_can_save(self.params.get("autocfgsave")):
+        if not self._dirty or self.workdir is None or \
+                not autocfg_can_save(self.params.get("autocfgsave")):
             return
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self.params.save_ini(self.workdir / CONFIG_NAME)
+            self._dirty = False
         except OSError as e:
             _log.warning("cannot save %s: %s", CONFIG_NAME, e)
 

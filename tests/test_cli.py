@@ -34,8 +34,9 @@ def test_unknown_command_is_a_clear_error():
     assert "invalid choice" in r.stderr
 
 
-def _start_serve(port: int) -> subprocess.Popen:
-    p = subprocess.Popen([PY, "-m", "sipctl", "serve", "--port", str(port)],
+def _start_serve(port: int, workdir) -> subprocess.Popen:
+    p = subprocess.Popen([PY, "-m", "sipctl", "serve", "--port", str(port), "--workdir",
+                          str(workdir)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert f"listening on 127.0.0.1:{port}" in line, line
@@ -56,8 +57,8 @@ def _recv_line(s: socket.socket) -> bytes:
             return line + b"\r\n"
 
 
-def test_serve_answers_and_survives_garbage(free_tcp_port):
-    p = _start_serve(free_tcp_port)
+def test_serve_answers_and_survives_garbage(free_tcp_port, tmp_path):
+    p = _start_serve(free_tcp_port, tmp_path)
     try:
         with socket.create_connection(("127.0.0.1", free_tcp_port), timeout=5) as s:
             s.sendall(b"API_TestEx\r\n")
@@ -90,12 +91,12 @@ def test_serve_refuses_non_loopback(free_tcp_port):
     assert "non-loopback" in r.stderr and "--allow-remote" in r.stderr
 
 
-def test_serve_port_in_use_is_a_clear_error(free_tcp_port):
+def test_serve_port_in_use_is_a_clear_error(free_tcp_port, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", free_tcp_port))
         s.listen()
         t0 = time.monotonic()
-        r = run("serve", "--port", str(free_tcp_port))
+        r = run("serve", "--port", str(free_tcp_port), "--workdir", str(tmp_path))
     assert r.returncode == 1
     assert "cannot listen" in r.stdout
     assert time.monotonic() - t0 < 30
