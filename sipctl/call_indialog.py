@@ -93,6 +93,11 @@ class InDialogMixin:
         return True
 
     # -- hold (re-INVITE) ---------------------------------------------------------------------
+    @property
+    def reoffer_pending(self: Call) -> bool:
+        """Our re-INVITE (hold/unhold) is not answered yet: a new one has to wait."""
+        return self._reinvite is not None
+
     def hold(self: Call, now: float, holdtypeonhold: int | None = None) -> None:
         """Put the call on hold (re-INVITE per ``holdtypeonhold``; none for 0/-2)."""
         self._reoffer(True, holdtypeonhold)

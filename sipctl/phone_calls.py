@@ -6,6 +6,7 @@ its line current), -2 every line, 1..``maxlines`` a line.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Iterator
@@ -176,17 +177,26 @@ class CallsMixin:
                                                             else f" on line {line}"))
         return calls[0]
 
-    def hold(self: "Phone", line: int = CURRENT, hold: bool = True) -> bool:
-        """``API_Hold``: put the call on hold (True) or resume it (False)."""
+    async def hold(self: "Phone", line: int = CURRENT, hold: bool = True) -> bool:
+        """``API_Hold``: put the call on hold (True) or resume it (False). A hold change
+        still under way (its re-INVITE not answered yet) is waited for, up to 5 s."""
         for call in self._calls(line) or [self._one_call(line)]:
+            await self._reinvite_done(call)
             with _as_api_error():
                 self.ua.hold(call.line, hold)
         return True
 
-    def hold_change(self: "Phone", line: int = CURRENT) -> bool:
+    async def hold_change(self: "Phone", line: int = CURRENT) -> bool:
         """``API_HoldChange``: toggle hold."""
         call = self._one_call(line)
-        return self.hold(call.line, not call.local_hold)
+        return await self.hold(call.line, not call.local_hold)
+
+    @staticmethod
+    async def _reinvite_done(call: Any, timeout: float = 5.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while call.reoffer_pending and loop.time() < deadline:
+            await asyncio.sleep(0.02)
 
     def mute_ex(self: "Phone", line: int = CURRENT, mute: bool = True,
                 direction: int = 4) -> bool:
