@@ -115,6 +115,7 @@ class Phone(CallsMixin, MiscMixin):
         self._background: set[asyncio.Task[Any]] = set()   # account re-syncs
         self._line_meta: dict[int, StatusChanged] = {}     # last status event per line
         self._stack_error = ""
+        self._device_pending = False
         self._poll: collections.deque[PhoneEvent] = collections.deque(maxlen=2000)
         for name, value in (params or {}).items():
             self.params.set(name, _text(value), source="init")
@@ -595,6 +596,8 @@ class Phone(CallsMixin, MiscMixin):
             self._global(force=True)
             if ev.status == "Finished" and self._accounts_dirty and not self._lines:
                 self._resync_now()
+            if ev.status == "Finished" and self._device_pending and not self._lines:
+                self._background_task(self._switch_device_later())
         elif isinstance(ev, Cdr):
             self.last_cdr = ev
             meta = self._line_meta.pop(ev.line, None)

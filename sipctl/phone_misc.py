@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import _version
 from .errors import ApiError, BadArgument, HeadlessOnly, NotImplementedFeature
 from .media.vad_meter import SPEECH_LEVEL, VadMeter
-from .phone_events import VadStats
+from .phone_events import Notice, VadStats
 from .sip.errors import ParseError
 from .sip.message import Request, parse_message
 
@@ -210,16 +210,16 @@ class MiscMixin:
         """``API_GetAudioDevice``: the selected device (``Default`` or a name)."""
         return self.devices.get(_dev(dev))
 
-    def set_audio_device(self: "Phone", dev: int = 0, devicename: str = "",
-                         immediate: int = 0) -> bool:
+    async def set_audio_device(self: "Phone", dev: int = 0, devicename: str = "",
+                               immediate: int = 0) -> bool:
         """``API_SetAudioDevice``: select by name, or by number (1..9 in the list order,
-        0 the system default). The selection applies when the audio device is opened
-        next (the SIP stack's start); switching during a call (``immediate`` 2) is not
-        supported yet."""
+        0 the system default). ``immediate`` 2 switches the running calls to it now; 1
+        (and 0 with ``changeaudiodevimmediate`` 0/1) applies it once no call is up (at
+        once when idle). The ringer (dev 2) is a selection only: sipctl rings on the
+        playback device."""
         _dev(dev)
-        if immediate == 2 and self.engine is not None:
-            raise ApiError("switching the audio device of a running engine is not supported "
-                           "yet; use immediate 0/1 (applies when the SIP stack restarts)")
+        if immediate not in (0, 1, 2):
+            raise BadArgument(f"immediate must be 0, 1 or 2, not {immediate}")
         name = devicename.strip()
         if name.lower() == "null" and not self.devices.devices(dev):
             name = "Default"
@@ -229,7 +229,39 @@ class MiscMixin:
             raise BadArgument(str(e)) from None
         self.params.set(_DEVICE_PARAMS[dev][0], self.devices.get(dev), source="api")
         self._changed([_DEVICE_PARAMS[dev][0]])
+        mode = immediate or int(self.params.get("changeaudiodevimmediate")) or 1
+        if self.engine is not None and dev in (0, 1):
+            lines = self.ua.lines if self.ua is not None else None
+            busy = any(c.active for c in lines) if lines is not None else False
+            if mode == 2 or not busy:
+                await self._switch_device()
+            else:
+                self._device_pending = True     # applied when the calls have ended
         return True
+
+    async def _switch_device_later(self: "Phone") -> None:
+        """The switch deferred until the calls ended (errors become a notice)."""
+        try:
+            await self._switch_device()
+        except ApiError as e:
+            self.emit(Notice("ERROR", str(e)))
+
+    async def _switch_device(self: "Phone") -> None:
+        """Open the selected devices and put them under the running media engine."""
+        from .media.devices import AudioFormat
+        engine = self.engine
+        if engine is None:
+            return
+        self._device_pending = False
+        st = engine.settings
+        device = self.devices.open(AudioFormat(st.rate, 1, st.frame_ms))
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, engine.switch_device, device)
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ApiError(f"cannot switch the audio device: {e}") from None
+        self._device = None             # from now on the registry's selection is used
+        _log.info("audio device switched to %s", getattr(device, "name", device))
 
     def set_volume(self: "Phone", dev: int, volume: int) -> bool:
         """``API_SetVolume``: 0..100 % for recording (0), playback (1) or ringer (2)."""

@@ -154,6 +154,41 @@ def test_tone_both_ways(tmp_path, codec, rate_a, rate_b):
     assert ea.of(MediaStarted) and eb.of(MediaStarted)
 
 
+def test_switch_device_mid_call(tmp_path):
+    """API_SetAudioDevice immediate 2: the call moves to the new device without a gap in
+    its stream; what it hears from then on is in the new device's recording."""
+    fb = 1004.0
+    write_tone(tmp_path / "b.wav", fb, 3, 8000)
+    db = WavDevice(AudioFormat(8000), tmp_path / "b.wav", loop=True)
+    a, _ = engine(MediaSettings(), NullDevice(AudioFormat(8000)), 1)
+    b, _ = engine(MediaSettings(), db, 2)
+    try:
+        _, pa = a.open_line(1)
+        _, pb = b.open_line(2)
+        a.update(1, neg(pb))
+        b.update(2, neg(pa))
+        a.start()
+        b.start()
+        time.sleep(0.6)
+        with pytest.raises(ValueError, match="format"):
+            a.switch_device(NullDevice(AudioFormat(16000)))
+        new = WavDevice(AudioFormat(8000), record=tmp_path / "ra.wav")
+        old = a.switch_device(new)
+        assert a.device is new and isinstance(old, NullDevice)
+        time.sleep(1.0)
+    finally:
+        sa = a.close_line(1)
+        b.close_line(2)
+        a.stop()
+        b.stop()
+    x, rate = read_wav(tmp_path / "ra.wav")
+    assert len(x) >= 0.8 * rate                       # the new device clocked the engine
+    seg = x[int(0.3 * rate):int(0.8 * rate)]
+    assert abs(peak_hz(seg, rate) - fb) < 1.0 and np.abs(seg).max() > 4000
+    # no gap: about 50 packets a second over the whole 1.6 s, across the switch
+    assert sa.received > 0.85 * 1.6 * 50, sa
+
+
 def test_ringback_tone(tmp_path):
     dev = WavDevice(AudioFormat(8000), record=tmp_path / "r.wav", realtime=False)
     e, _ = engine(device=dev)

@@ -18,6 +18,7 @@ from peers import sipp_runner  # noqa: F401  (fixture)
 from sipctl import Phone
 from sipctl.api.notify import event_fields, event_text
 from sipctl.errors import BadArgument, HeadlessOnly, NoSuchLine, NotImplementedFeature
+from sipctl.media.device_registry import DeviceRegistry
 from sipctl.media.devices import AudioFormat, WavDevice
 from sipctl.phone_events import (CallRecord, GlobalStatus, LineStatus, LogLine, Notice,
                                  Started, VadStats)
@@ -99,6 +100,42 @@ def test_phone_calls_sipp_and_hears_its_tone(sipp_runner, tmp_path):
     tail = x[-rate:]
     assert rms(tail) > 500
     assert abs(dominant_freq(tail, rate) - 440) < 1.0
+
+
+@needs_sipp
+def test_set_audio_device_immediately_moves_the_call(sipp_runner, tmp_path):
+    """API_SetAudioDevice(1, "Default", 2) mid-call: the engine leaves the WAV device for
+    the registry's selection (no backends here: the null device) and the call goes on."""
+    record = tmp_path / "heard.wav"
+    with sipp_runner.background("uas_183_early_media", timeout=30) as uas:
+        async def go() -> tuple[Any, ...]:
+            seen: list[Any] = []
+            q: asyncio.Queue[Any] = asyncio.Queue()
+            device = WavDevice(AudioFormat(8000), record=record)
+            async with Phone({"mediatimeout": 0}, device=device,
+                             devices=DeviceRegistry(backends=[])) as phone:
+                phone.add_listener(q.put_nowait)
+                t_call = time.monotonic()
+                await phone.call(-1, uas.uri())     # the stack (and the WAV device) start here
+                await until(q, lambda e: isinstance(e, LineStatus) and e.status == "Speaking",
+                            seen)
+                await asyncio.sleep(1.0)
+                assert await phone.set_audio_device(1, "Default", 2) is True
+                recorded_for = time.monotonic() - t_call
+                switched_to = phone.engine.device
+                await asyncio.sleep(1.0)
+                status = phone.get_line_status_text()
+                phone.hangup()
+                cdr = await until(q, lambda e: isinstance(e, CallRecord), seen)
+                return switched_to, status, cdr, phone.get_audio_device(1), recorded_for
+        switched_to, status, cdr, selected, recorded_for = asyncio.run(go())
+        result = uas.wait(20)
+    assert result.ok, result.describe()
+    assert type(switched_to).__name__ == "NullDevice" and selected == "Default"
+    assert status == "Speaking"
+    rate, x = read_wav(record)
+    assert abs(len(x) / rate - recorded_for) < 0.3    # recorded up to the switch only
+    assert cdr.media.received > 0.8 * 50 * 2.0     # the stream went on across it
 
 
 @needs_sipp

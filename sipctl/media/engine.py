@@ -136,6 +136,7 @@ class MediaEngine:
         self._silence = np.zeros(self.frame, np.int16)
         self._mic_resamplers: dict[int, Any] = {}
         self._spk_resamplers: dict[int, Any] = {}
+        self._switch_lock = threading.Lock()
         #: A :class:`~sipctl.media.vad_meter.VadMeter` fed every tick when set (VAD stats).
         self.vad_meter: Any = None
         #: Ticks run, and the total seconds spent in them (for benchmarks).
@@ -182,6 +183,42 @@ class MediaEngine:
             pair.close()
         self._open.clear()
         self._ep.close()
+
+    def switch_device(self, device: AudioDevice) -> AudioDevice:
+        """Put ``device`` in place of the current one (``API_SetAudioDevice`` with
+        ``immediate`` 2): the old device is stopped (its thread joined: call from a worker,
+        not the event loop), the new one started with the same frame callback; the streams
+        and their sockets stay, commands queued meanwhile run at the first new tick. The
+        format must be the engine's. Returns the old device (stopped)."""
+        fmt = device.format
+        if fmt.rate != self.settings.rate or fmt.frame_ms != self.settings.frame_ms or \
+                fmt.channels != 1:
+            raise ValueError(f"device format {fmt} differs from the engine's "
+                             f"({self.settings.rate} Hz, {self.settings.frame_ms} ms, mono)")
+        with self._switch_lock:
+            old = self.device
+            with self._lock:
+                if self._stopped:
+                    raise RuntimeError("MediaEngine was stopped")
+                running = self._running
+            if running:
+                old.stop()
+            self.device = device
+            # no tick runs now: the streams can be told whether to decode (a null device
+            # hears nothing, so received audio is not decoded for it)
+            self.discard = isinstance(device, NullDevice)
+            if self.settings.decode is None:
+                self.decode = not self.discard
+                for ln in list(self._lines.values()):
+                    ln.stream.set_decode(self.decode)
+            if running:
+                try:
+                    device.start(self._on_frame)
+                except BaseException:
+                    self.device = old          # keep the calls clocked
+                    old.start(self._on_frame)
+                    raise
+        return old
 
     def __enter__(self) -> "MediaEngine":
         self.start()

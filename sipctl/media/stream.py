@@ -277,6 +277,15 @@ class RtpStream:
             te_pt is not None or mode == DTMF_RFC4733)
         self._sending_audio = self._send and not early
 
+    def set_decode(self, on: bool) -> None:
+        """Run the receive path or not (the engine's device changed to or from a null
+        device); turning it on starts a fresh jitter buffer."""
+        self.decode = on
+        if not on:
+            self.playout = None
+        elif self.codec is not None and self.playout is None:
+            self._new_playout(self._tick_samples)
+
     def _new_playout(self, frame: int) -> None:
         s = self.settings
         codec = self.codec
