@@ -36,7 +36,7 @@ from .param_crypto import decode_value
 from .params import Parameters, autocfg_can_load, autocfg_can_save
 from .phone_calls import CallsMixin
 from .phone_events import (CallRecord, DtmfDigit, GlobalStatus, LineStatus, LogLine, Notice,
-                           PhoneEvent, Started)
+                           PhoneEvent, Popup, Started)
 from .phone_misc import MiscMixin
 from .phone_status import IN_CALL, general_status
 from .sip.errors import LocalProtocolError
@@ -572,6 +572,10 @@ class Phone(CallsMixin, MiscMixin):
                                         f"{ev.account.server}; retry in "
                                         f"{ev.retry_in or 0:.0f} s)")
             self.emit(Notice("WARNING", f"registration of {ev.account.username} failed: {why}"))
+            if primary and ev.status in (401, 403, 407):
+                # the user has to act (fix the credentials): the reference's POPUP
+                self.emit(Popup(f"{ev.account.username}@{ev.account.server}: registration "
+                                f"refused ({why}); check the username and password"))
         elif isinstance(ev, Unregistered):
             if primary:
                 self._reg_text = ""

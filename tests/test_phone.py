@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from audiocheck import dominant_freq, read_wav, rms
-from peers import sipp_runner  # noqa: F401  (fixture)
+from peers import make_kamailio, sipp_runner  # noqa: F401  (fixtures)
 from sipctl import Phone
 from sipctl.api.notify import event_fields, event_text
 from sipctl.errors import BadArgument, HeadlessOnly, NoSuchLine, NotImplementedFeature
 from sipctl.media.device_registry import DeviceRegistry
 from sipctl.media.devices import AudioFormat, WavDevice
-from sipctl.phone_events import (CallRecord, GlobalStatus, LineStatus, LogLine, Notice,
+from sipctl.phone_events import (CallRecord, GlobalStatus, LineStatus, LogLine, Notice, Popup,
                                  Started, VadStats)
 from sipctl.phone_status import LINE_STATUSES, general_status, line_status_code
 
@@ -170,6 +170,30 @@ def test_x_mparam_is_taken_from_the_registrar_only(sipp_runner, tmp_path):
     saved = (tmp_path / "wpcfg.ini").read_text()
     assert "aec=0" in saved and "loglevel=5" in saved     # X-MParamP persists
     assert "ringtimeout" not in saved                     # X-MParam is for this session
+
+
+@pytest.mark.skipif(not shutil.which("kamailio"), reason="kamailio not installed")
+def test_wrong_password_is_register_failed_with_a_popup(make_kamailio):
+    kam = make_kamailio()
+
+    async def go() -> tuple[list[Any], str, bool]:
+        seen: list[Any] = []
+        q: asyncio.Queue[Any] = asyncio.Queue()
+        phone = Phone({"serveraddress": f"127.0.0.1:{kam.port}", "username": "alice",
+                       "password": "wrong"})
+        phone.add_listener(q.put_nowait)
+        async with phone:
+            await until(q, lambda e: isinstance(e, GlobalStatus) and e.text == "Register Failed",
+                        seen)
+            return seen, phone.get_reg_fail_reason(True), phone.is_registered()
+    seen, reason, registered = asyncio.run(go())
+    general = [e.text for e in seen if isinstance(e, GlobalStatus)]
+    assert "Registering..." in general and general[-1] == "Register Failed"
+    popup = next(e for e in seen if isinstance(e, Popup))
+    assert "alice" in popup.text and "password" in popup.text
+    assert any(isinstance(e, Notice) and e.level == "WARNING" for e in seen)
+    assert "wrong credentials" in reason and registered is False
+    assert event_fields(popup, 2) == ["POPUP", popup.text]
 
 
 def test_config_file_loses_nothing_and_caller_params_win(tmp_path):
