@@ -84,7 +84,9 @@ def target_uri(target: str, local_uri: NameAddr, techprefix: str = "") -> Uri:
             uri = uri.copy(user=techprefix + uri.user)
         return uri
     user, _, host = t.partition("@")
-    return SipUri(host=host or host_of(local_uri.uri), user=techprefix + user)
+    base = parse_uri("sip:" + (host or host_of(local_uri.uri)))   # host[:port], split
+    assert isinstance(base, SipUri)
+    return SipUri(host=base.host, port=base.port, user=techprefix + user)
 
 
 def clone_request(request: Request) -> Request:

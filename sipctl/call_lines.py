@@ -130,12 +130,11 @@ class Lines:
         if self.media_for is not None:
             kwargs["media"] = self.media_for(line)
         media = kwargs.get("media")
-        if media is not None and _unspecified(media.address):
-            # RTP listens on every interface: the SDP names the address of our Contact
-            local = kwargs.get("local_uri")
-            host = getattr(getattr(local, "uri", None), "host", None) if local else None
-            if host:
-                kwargs["media"] = dataclasses.replace(media, address=str(host).strip("[]"))
+        sent_by = kwargs.get("sent_by")
+        if media is not None and _unspecified(media.address) and isinstance(sent_by, str):
+            # RTP listens on every interface: the SDP names our address in the Via/Contact
+            host = sent_by.rsplit(":", 1)[0].strip("[]")
+            kwargs["media"] = dataclasses.replace(media, address=host)
         call = Call(line, settings=self.settings, **kwargs)
         self._calls[line] = call
         call.on_activity = self.touch

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import ApiError, BadArgument, NoSuchLine, NotImplementedFeature
 from .phone_status import IN_CALL, RINGING, SETUP, line_status_code
-from .sip.errors import LocalProtocolError
+from .sip.errors import SipError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .phone import Phone
@@ -29,7 +29,7 @@ ALL, CURRENT = -2, -1
 def _as_api_error() -> Iterator[None]:
     try:
         yield
-    except (LocalProtocolError, KeyError) as e:
+    except (SipError, KeyError) as e:
         raise ApiError(str(e).strip("'\"")) from None
     except ValueError as e:
         raise BadArgument(str(e)) from None
@@ -113,10 +113,15 @@ class CallsMixin:
     async def call(self: "Phone", line: int = CURRENT, peer: str = "") -> bool:
         """``API_Call``: call ``peer`` (number/user on the account's server, or a SIP URI;
         empty: redial). Progress is reported by STATUS events."""
+        target = peer.strip()
+        if target and not self.params.get("serveraddress") and "@" not in target \
+                and not target.lower().startswith(("sip:", "sips:", "tel:")):
+            raise BadArgument(f"{target!r} needs a server: set serveraddress, or call a SIP "
+                              "URI (sip:user@host[:port])")
         ua = await self._ensure_stack()
         n = CURRENT if line == CURRENT else self._line_no(line)
         with _as_api_error():
-            call = ua.dial(peer.strip(), n)
+            call = ua.dial(target, n)
         self._current = call.line
         return True
 

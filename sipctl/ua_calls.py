@@ -46,7 +46,7 @@ from .sip.offer_answer import MediaConfig
 from .sip.sdp import Direction
 from .sip.transaction import (AckReceived, RequestReceived, ResponseReceived,
                               TransactionTimedOut, TransportFailed)
-from .sip.uri import SipUri, Uri
+from .sip.uri import SipUri, Uri, parse_uri
 from .transport import SipResolver, Target
 from .transport.dns import ResolveError
 
@@ -84,6 +84,7 @@ class CallControl:
         # closes at BYE, the CDR follows the BYE's answer): line -> summary
         self._summaries: dict[int, Any] = {}
         self._resolver: SipResolver | None = None
+        self._local_domain = False      # From: carries the serveraddress (no account)
 
     # -- setup --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -111,6 +112,14 @@ class CallControl:
                 host = "::1" if ":" in host else "127.0.0.1"
             h = f"[{host}]" if ":" in host else host
             local = NameAddr(SipUri(host=h, port=port, user=user))
+            server = str(self.params.get("serveraddress") or "").strip()
+            if server:
+                # a server but no account: bare numbers/users are called at the server
+                # (From: user@server), per the reference's serveraddress
+                su = parse_uri("sip:" + server)
+                if isinstance(su, SipUri):
+                    local = NameAddr(SipUri(host=su.host, port=su.port, user=user))
+                    self._local_domain = True
         h = f"[{host}]" if ":" in host else host
         param = "" if transport == "UDP" else f";transport={transport.lower()}"
         contact = f"sip:{user}@{h}:{port}{param}"
@@ -144,8 +153,11 @@ class CallControl:
         param = "" if self._local_transport == "UDP" else \
             f";transport={self._local_transport.lower()}"
         user = self._local_user
-        return {"local_uri": NameAddr(SipUri(host=h, port=port, user=user)),
-                "contact": f"sip:{user}@{h}:{port}{param}", "sent_by": f"{h}:{port}"}
+        out: dict[str, Any] = {"contact": f"sip:{user}@{h}:{port}{param}",
+                               "sent_by": f"{h}:{port}"}
+        if not self._local_domain:
+            out["local_uri"] = NameAddr(SipUri(host=h, port=port, user=user))
+        return out
 
     def _media_for(self, line: int) -> MediaConfig:
         if self.media is None or line < 1:

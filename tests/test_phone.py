@@ -139,6 +139,33 @@ def test_set_audio_device_immediately_moves_the_call(sipp_runner, tmp_path):
 
 
 @needs_sipp
+def test_bare_number_goes_to_serveraddress_without_an_account(sipp_runner):
+    """serveraddress alone (no username): "sipp" is called as sip:sipp@server; with no
+    serveraddress a bare number is a clear error (only SIP URIs can be called)."""
+    with sipp_runner.background("uas_183_early_media", timeout=30) as uas:
+        async def go() -> tuple[Any, ...]:
+            seen: list[Any] = []
+            q: asyncio.Queue[Any] = asyncio.Queue()
+            async with Phone({"mediatimeout": 0}) as lonely:
+                with pytest.raises(BadArgument, match="serveraddress"):
+                    await lonely.call(-1, "123")
+            async with Phone({"serveraddress": f"127.0.0.1:{uas.port}",
+                              "mediatimeout": 0}) as phone:
+                phone.add_listener(q.put_nowait)
+                await phone.call(-1, "sipp")
+                await until(q, lambda e: isinstance(e, LineStatus) and e.status == "Speaking",
+                            seen)
+                phone.hangup()
+                cdr = await until(q, lambda e: isinstance(e, CallRecord), seen)
+            return (cdr,)
+        (cdr,) = asyncio.run(go())
+        result = uas.wait(20)
+    assert result.ok, result.describe()
+    assert cdr.called == "sipp" and cdr.peeraddress.startswith("127.0.0.1")
+    assert cdr.media is not None and cdr.media.received > 0
+
+
+@needs_sipp
 def test_x_mparam_is_taken_from_the_registrar_only(sipp_runner, tmp_path):
     with sipp_runner.background("uas_register_mparam", timeout=30) as reg:
         async def go() -> tuple[Any, ...]:
