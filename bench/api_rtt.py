@@ -457,23 +457,12 @@ def _kinds(notes: Sequence[str]) -> dict[str, int]:
 def _sipp_rtp_socket(pid: int) -> tuple[int, int] | None:
     """(rx_queue bytes, drops) of the UDP sockets of SIPp process ``pid``: SIPp does not
     read its RTP socket, so what the service sends piles up there, then is dropped."""
-    from bench.cpu import _socket_inodes
+    from bench.cpu import udp_sockets
 
-    inodes = _socket_inodes(pid)
-    if not inodes:
+    socks = udp_sockets([pid])
+    if not socks:
         return None
-    q = drops = 0
-    for name in ("udp", "udp6"):
-        try:
-            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if len(f) > 12 and int(f[9]) in inodes:
-                q += int(f[4].split(":")[1], 16)
-                drops += int(f[12])
-    return q, drops
+    return sum(q for q, _ in socks), sum(d for _, d in socks)
 
 
 def _count(c: ApiClient) -> int | None:

@@ -108,13 +108,13 @@ def _socket_inodes(pid: int) -> set[int]:
     return out
 
 
-def udp_socket_drops(pids: Iterable[int]) -> tuple[int, int]:
-    """(UDP sockets, datagrams dropped on them so far) for the sockets the processes
-    ``pids`` hold open: the ``drops`` column of /proc/net/udp{,6} (full receive buffer)."""
+def udp_sockets(pids: Iterable[int]) -> list[tuple[int, int]]:
+    """(receive queue bytes, datagrams dropped so far) of each UDP socket the processes
+    ``pids`` hold open, from /proc/net/udp{,6} (drops: full receive buffer)."""
     inodes: set[int] = set()
     for p in pids:
         inodes |= _socket_inodes(p)
-    n = drops = 0
+    out: list[tuple[int, int]] = []
     for name in ("udp", "udp6"):
         try:
             lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
@@ -123,9 +123,14 @@ def udp_socket_drops(pids: Iterable[int]) -> tuple[int, int]:
         for line in lines:
             f = line.split()
             if len(f) > 12 and int(f[9]) in inodes:
-                n += 1
-                drops += int(f[12])
-    return n, drops
+                out.append((int(f[4].split(":")[1], 16), int(f[12])))
+    return out
+
+
+def udp_socket_drops(pids: Iterable[int]) -> tuple[int, int]:
+    """(UDP sockets, datagrams dropped on them so far) for the sockets ``pids`` hold."""
+    socks = udp_sockets(pids)
+    return len(socks), sum(d for _, d in socks)
 
 
 @dataclass

@@ -42,7 +42,11 @@ class CallEvent:
 
 @dataclass(frozen=True)
 class StatusChanged(CallEvent):
-    """A line changed status (the reference's per-line texts: CallSetup, Ringing, ...)."""
+    """A line changed status (the reference's per-line texts: CallSetup, Ringing, ...).
+
+    ``endpointtype`` 1: we called, 2: we are called. ``stats`` is set only on the copies
+    the Phone sends per ``jsscripstats``: the RTP figures (sent, received, lost, loss %).
+    """
 
     line: int
     status: str
@@ -51,6 +55,7 @@ class StatusChanged(CallEvent):
     endpointtype: int
     peerdisplayname: str
     callid: str
+    stats: tuple[int, int, int, float] | None = None
 
 
 @dataclass(frozen=True)

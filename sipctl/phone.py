@@ -28,15 +28,17 @@ from typing import Any, AsyncIterator, Callable, Mapping
 
 from . import _version
 from .accounts import RegistrationSettings, accounts_from_params
-from .call_events import Cdr, StatusChanged
+from .call_events import Cdr, DtmfReceived, StatusChanged
 from .call_settings import CallSettings
 from .errors import ApiError, BadArgument, NotStarted
 from .media.device_registry import DeviceRegistry
 from .param_crypto import decode_value
 from .params import Parameters, autocfg_can_load, autocfg_can_save
 from .phone_calls import CallsMixin
-from .phone_events import (CallRecord, DtmfDigit, GlobalStatus, LineStatus, LogLine, Notice,
-                           PhoneEvent, Popup, Started)
+from .media.media_events import DtmfReceived as MediaDtmf
+from .media.media_events import MediaError, MediaTimeout
+from .phone_events import (CallRecord, GlobalStatus, LogLine, Notice, PhoneEvent, Popup,
+                           Started)
 from .phone_misc import MiscMixin
 from .phone_status import IN_CALL, general_status
 from .sip.errors import LocalProtocolError
@@ -97,7 +99,8 @@ class Phone(CallsMixin, MiscMixin):
         self._pumps: list[asyncio.Task[None]] = []
         self._stack_lock = asyncio.Lock()
         self._current = 1
-        self._lines: dict[int, tuple[str, int, float | None]] = {}
+        # per line with a call: its last status event and its connect time (until its CDR)
+        self._line_state: dict[int, tuple[StatusChanged, float | None]] = {}
         self._last_call_ended = False
         self._reg_text = ""
         self._last_global = ""
@@ -113,7 +116,6 @@ class Phone(CallsMixin, MiscMixin):
         self._stopping = False
         self._timers: list[asyncio.TimerHandle] = []       # delayed stack starts, retries
         self._background: set[asyncio.Task[Any]] = set()   # account re-syncs
-        self._line_meta: dict[int, StatusChanged] = {}     # last status event per line
         self._stack_error = ""
         self._device_pending = False
         self._poll: collections.deque[PhoneEvent] = collections.deque(maxlen=2000)
@@ -337,10 +339,11 @@ class Phone(CallsMixin, MiscMixin):
                 await ua.stop()
                 # the CDRs of the calls just hung up are in the queue: report them
                 await asyncio.sleep(0)
-                while not ua.calls.events.empty():
-                    self._on_call_event(ua.calls.events.get_nowait())
-                while not ua._reg_events.empty():
-                    self._on_registration(ua._reg_events.get_nowait())
+                reg_events, call_events = ua.drain_events()
+                for ev in call_events:
+                    self._on_call_event(ev)
+                for ev in reg_events:
+                    self._on_registration(ev)
             finally:
                 for t in self._pumps:
                     t.cancel()
@@ -348,7 +351,7 @@ class Phone(CallsMixin, MiscMixin):
                 self.ua = self.engine = None
                 if engine is not None:
                     await asyncio.get_running_loop().run_in_executor(None, engine.stop)
-                self._lines.clear()
+                self._line_state.clear()
                 self._reg_text = ""
                 self._global()
                 _log.info("SIP stack stopped")
@@ -458,10 +461,10 @@ class Phone(CallsMixin, MiscMixin):
                     m = await loop.run_in_executor(None, engine.summary, key)
                 except (KeyError, LocalProtocolError, RuntimeError):
                     continue
-                if m is not None:
-                    self.emit(LineStatus(call.line, call.status, call.peername, call.localname,
-                                         call.endpointtype, call.peerdisplayname, call.call_id,
-                                         (m.sent, m.received, m.lost, m.loss_percent)))
+                state = self._line_state.get(call.line)
+                if m is not None and state is not None:
+                    self.emit(dataclasses.replace(state[0], stats=(m.sent, m.received, m.lost,
+                                                                   m.loss_percent)))
 
     def _vad_autostart(self) -> None:
         task = getattr(self, "_vad_task", None)
@@ -583,41 +586,45 @@ class Phone(CallsMixin, MiscMixin):
 
     def _on_call_event(self, ev: Any) -> None:
         if isinstance(ev, StatusChanged):
-            self._line_meta[ev.line] = ev
             if ev.status == "CallSetup":
                 self._current = ev.line
                 self._last_call_ended = False
-            if ev.status == "Finished":
-                self._lines.pop(ev.line, None)
+            elif ev.status == "Finished":
                 self._last_call_ended = True
-            else:
-                call = self.ua.lines.get(ev.line) if self.ua is not None and \
-                    self.ua.lines is not None else None
-                connected = getattr(call, "connect_time", None)
-                self._lines[ev.line] = (ev.status, ev.endpointtype, connected)
-            self.emit(LineStatus(ev.line, ev.status, ev.peername, ev.localname,
-                                 ev.endpointtype, ev.peerdisplayname, ev.callid))
+            call = self.ua.lines.get(ev.line) if self.ua is not None and \
+                self.ua.lines is not None else None
+            self._line_state[ev.line] = (ev, getattr(call, "connect_time", None))
+            self.emit(ev)
             self._global(force=True)
-            if ev.status == "Finished" and self._accounts_dirty and not self._lines:
-                self._resync_now()
-            if ev.status == "Finished" and self._device_pending and not self._lines:
-                self._background_task(self._switch_device_later())
+            if ev.status == "Finished" and not self._calls_up():
+                if self._accounts_dirty:
+                    self._resync_now()
+                if self._device_pending:
+                    self._background_task(self._switch_device_later())
         elif isinstance(ev, Cdr):
             self.last_cdr = ev
-            meta = self._line_meta.pop(ev.line, None)
-            if ev.media is not None and meta is not None and self.params.get("jsscripstats") > 0:
+            state = self._line_state.pop(ev.line, None)
+            if ev.media is not None and state is not None and self.params.get("jsscripstats") > 0:
                 m = ev.media     # jsscripstats: the RTP figures at the end of the call
-                self.emit(LineStatus(ev.line, meta.status, meta.peername, meta.localname,
-                                     meta.endpointtype, meta.peerdisplayname, meta.callid,
-                                     (m.sent, m.received, m.lost, m.loss_percent)))
+                self.emit(dataclasses.replace(state[0], stats=(m.sent, m.received, m.lost,
+                                                               m.loss_percent)))
             self.emit(ev)
-        elif type(ev).__name__ == "DtmfReceived":
-            self.emit(DtmfDigit(ev.line, ev.digit, getattr(ev, "method", "")))
-        elif type(ev).__name__ == "MediaTimeout":
+        elif isinstance(ev, (DtmfReceived, MediaDtmf)):
+            self.emit(DtmfReceived(ev.line, ev.digit, ev.method))
+        elif isinstance(ev, MediaTimeout):
             self.emit(Notice("WARNING", f"line {ev.line}: no RTP for {ev.seconds:g} s "
                                         "(media timeout)"))
-        elif type(ev).__name__ == "MediaError":
+        elif isinstance(ev, MediaError):
             self.emit(Notice("WARNING", f"line {ev.line}: media error: {ev.message}"))
+
+    def _calls_up(self) -> bool:
+        """A line has a call that is not finished."""
+        return any(ev.status != "Finished" for ev, _ in self._line_state.values())
+
+    def line_status(self, line: int) -> str | None:
+        """The last status of ``line``'s call (kept until its CDR), or None."""
+        state = self._line_state.get(line)
+        return state[0].status if state is not None else None
 
     def _global(self, force: bool = False) -> None:
         text = self.general_status()
@@ -628,7 +635,9 @@ class Phone(CallsMixin, MiscMixin):
     def general_status(self) -> str:
         """The current general status text (as in ``STATUS,-1,...``)."""
         now = asyncio.get_running_loop().time()
-        return general_status(self._lines.values(), self._reg_text, now, self._last_call_ended)
+        lines = [(ev.status, ev.endpointtype, connected)
+                 for ev, connected in self._line_state.values()]
+        return general_status(lines, self._reg_text, now, self._last_call_ended)
 
     def _on_trace(self, direction: str, message: Any, peer: Any) -> None:
         if direction == "received":
@@ -666,12 +675,6 @@ class Phone(CallsMixin, MiscMixin):
         except KeyError:
             return False
         return tuple(peer)[:2] == tuple(target.address)[:2]
-
-    def _require_ua(self) -> Any:
-        if self.ua is None:
-            raise NotStarted("the SIP stack is not running (API_Start, then API_StartStack "
-                             "or a call/registration starts it)")
-        return self.ua
 
 
 def _text(value: Any) -> str:

@@ -81,8 +81,9 @@ class CallsMixin:
         if calls:
             return str(calls[0].status)
         n = self._line_no(line) if line != ALL else 0
-        if n in self._lines:
-            return self._lines[n][0]
+        known = self.line_status(n)
+        if known is not None:
+            return known
         return "Ready" if self.ua is not None else "Init" if self.started else "Unknown"
 
     def get_line_status(self: "Phone", line: int = CURRENT) -> int:
@@ -105,7 +106,7 @@ class CallsMixin:
             if strict:
                 return "Unknown"
             n = self._current
-        if strict and not self._calls(n) and n not in self._lines:
+        if strict and not self._calls(n) and self.line_status(n) is None:
             return "Unknown"
         return self._status_of(n)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .call_events import Cdr
+from .call_events import Cdr, DtmfReceived, StatusChanged
 
 __all__ = ["PhoneEvent", "Started", "LineStatus", "GlobalStatus", "CallRecord", "Notice",
            "LogLine", "VadStats", "Popup", "DtmfDigit"]
@@ -26,24 +26,10 @@ class Started(PhoneEvent):
     what: str
 
 
-@dataclass(frozen=True)
-class LineStatus(PhoneEvent):
-    """A line changed status (per-line texts of the reference: CallSetup, Ringing,
-    CallConnect, Speaking, Hold, CallDisconnect, Finishing, Finished ...).
-
-    ``endpointtype`` 1: we called, 2: we are called. ``stats`` (optional, per
-    ``jsscripstats``) carries the RTP figures at the end of a call: (sent, received,
-    lost, loss percent).
-    """
-
-    line: int
-    status: str
-    peername: str = ""
-    localname: str = ""
-    endpointtype: int = 0
-    peerdisplayname: str = ""
-    callid: str = ""
-    stats: tuple[int, int, int, float] | None = None
+#: A line changed status: the call layer's :class:`~sipctl.call_events.StatusChanged` as it
+#: is (per-line texts of the reference: CallSetup, Ringing, CallConnect, Speaking, Hold,
+#: CallDisconnect, Finishing, Finished ...; ``stats`` per ``jsscripstats``).
+LineStatus = StatusChanged
 
 
 @dataclass(frozen=True)
@@ -113,10 +99,6 @@ class Popup(PhoneEvent):
     text: str
 
 
-@dataclass(frozen=True)
-class DtmfDigit(PhoneEvent):
-    """The peer sent a DTMF digit on ``line`` (RFC 4733 or SIP INFO)."""
-
-    line: int
-    digit: str
-    method: str
+#: The peer sent a DTMF digit on ``line`` (``method`` "rfc4733" or "info"): the call
+#: layer's :class:`~sipctl.call_events.DtmfReceived`.
+DtmfDigit = DtmfReceived

@@ -215,6 +215,17 @@ class UserAgent:
         """The next registration event (raises ``asyncio.TimeoutError`` after ``timeout``)."""
         return await asyncio.wait_for(self._reg_events.get(), timeout)
 
+    def drain_events(self) -> tuple[list[RegistrationEvent], list[Any]]:
+        """The registration and call events queued but not read yet (after :meth:`stop`:
+        the CDRs of the calls it hung up, the final Unregistered)."""
+        reg: list[RegistrationEvent] = []
+        calls: list[Any] = []
+        while not self._reg_events.empty():
+            reg.append(self._reg_events.get_nowait())
+        while not self.calls.events.empty():
+            calls.append(self.calls.events.get_nowait())
+        return reg, calls
+
     def local_address(self, transport: str = "UDP") -> tuple[str, int]:
         """The bound address of ``transport``."""
         return self.manager.pick((transport, "127.0.0.1")).local_address
