@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
-from .kamailio import ProcessGroup, free_port
+from .kamailio import ProcessGroup, _can_bind, free_port
 
 __all__ = ["Baresip", "BaresipError", "BARESIP", "loop_wav", "read_wav", "make_baresip"]
 
@@ -200,8 +200,13 @@ class Baresip:
     def start(self) -> "Baresip":
         if self.running:
             return self
-        self.sip_port = free_port("127.0.0.1", ("udp", "tcp"))
-        self.ctrl_port = free_port("127.0.0.1", ("tcp",), avoid=(self.sip_port,))
+        # baresip also listens for SIP/TLS on sip_port + 1: that one must be free too
+        for _ in range(50):
+            self.sip_port = free_port("127.0.0.1", ("udp", "tcp"))
+            if _can_bind("127.0.0.1", self.sip_port + 1, "tcp"):
+                break
+        self.ctrl_port = free_port("127.0.0.1", ("tcp",),
+                                   avoid=(self.sip_port, self.sip_port + 1))
         self._write_files()
         argv = [BARESIP, "-f", str(self.config_dir), "-n", "127.0.0.1"]
         if self.sip_trace:
